@@ -1,0 +1,64 @@
+import Synchronization
+
+/// Everything a reactor and the engine thread share: the two rings, the reactor's doorbell,
+/// and counters the engine reads for CLIENT LIST and INFO. The reactor produces into
+/// `requests` and consumes `replies`; the engine does the opposite.
+public final class ReactorChannel: @unchecked Sendable {
+    public let index: Int
+    public let requests: SPSCByteRing
+    public let replies: SPSCByteRing
+    /// Rung by the engine after it published replies or freed request space.
+    public let reactorDoorbell = Doorbell(nonBlocking: false)
+    public let slotCapacity: Int
+    /// Per-slot gauges written by the reactor (relaxed) and read by the engine.
+    public let slotStats: UnsafeMutablePointer<SlotStats>
+    public let netInputBytes = Atomic<Int>(0)
+    public let netOutputBytes = Atomic<Int>(0)
+
+    public init(index: Int, ringBytes: Int, slotCapacity: Int) {
+        self.index = index
+        requests = SPSCByteRing(capacity: ringBytes)
+        replies = SPSCByteRing(capacity: ringBytes)
+        self.slotCapacity = slotCapacity
+        slotStats = .allocate(capacity: slotCapacity)
+        for i in 0..<slotCapacity { (slotStats + i).initialize(to: SlotStats()) }
+    }
+
+    deinit {
+        slotStats.deinitialize(count: slotCapacity)
+        slotStats.deallocate()
+    }
+}
+
+/// Gauges of one connection slot, readable from other threads.
+public struct SlotStats: ~Copyable {
+    /// Bytes received and not yet framed into requests (CLIENT LIST qbuf).
+    public let inputBuffered = Atomic<Int>(0)
+    /// Allocated size of the input buffer.
+    public let inputCapacity = Atomic<Int>(0)
+    /// Reply bytes queued and not yet written (CLIENT LIST omem/obl).
+    public let outputBuffered = Atomic<Int>(0)
+    public init() {}
+}
+
+/// Settings the reactors read on every connection and the engine may change at run time
+/// (CONFIG SET). All accesses are relaxed: each value is independent and a stale read for a
+/// moment is harmless.
+public final class ReactorSettings: @unchecked Sendable {
+    public let maxClients = Atomic<Int>(10000)
+    /// Connections open across all reactors.
+    public let connectedClients = Atomic<Int>(0)
+    public let totalConnectionsReceived = Atomic<Int>(0)
+    public let rejectedConnections = Atomic<Int>(0)
+    /// Input a connection may hold unparsed before it is closed (client-query-buffer-limit).
+    public let queryBufferLimit = Atomic<Int>(1 << 30)
+    /// client-output-buffer-limit for normal clients: 0 means no limit.
+    public let outputHardLimit = Atomic<Int>(0)
+    public let outputSoftLimit = Atomic<Int>(0)
+    public let outputSoftSeconds = Atomic<Int>(0)
+    public let clientsClosedForOutputLimit = Atomic<Int>(0)
+    /// Bytes sent to a connection refused because of maxclients.
+    public let rejectReply: [UInt8]
+
+    public init(rejectReply: [UInt8]) { self.rejectReply = rejectReply }
+}
