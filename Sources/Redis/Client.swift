@@ -16,9 +16,10 @@ final class Client {
     var name: [UInt8] = []
     var libName: [UInt8] = []
     var libVersion: [UInt8] = []
-    /// Index in the command table of the last command run, or -1.
-    var lastCommand = -1
-    var lastSubcommand: String?
+    /// The last command run (CLIENT LIST's cmd=).
+    var lastCommand: Command?
+    /// Set by an error reply, for failed_calls.
+    var commandFailed = false
     var protocolVersion = 2
     /// QUIT, CLIENT KILL or a protocol error: no more commands are executed.
     var closing = false

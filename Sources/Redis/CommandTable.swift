@@ -1,0 +1,190 @@
+import Glibc
+
+/// Runs one command. Handlers are non-capturing closures, so calling one allocates nothing.
+typealias CommandHandler = (Engine, Arguments) -> Void
+
+/// A command the server implements: its metadata (from redis-server 7.0's own command
+/// table, see CommandSpecs.generated.swift), its handler and its call counters.
+final class Command {
+    let name: String
+    let spec: GeneratedCommandSpec
+    let handler: CommandHandler?
+    let subcommands: [Command]
+    let subcommandLookup: NameLookup<Command>?
+    var calls = 0
+    var failedCalls = 0
+    var rejectedCalls = 0
+
+    init(spec: GeneratedCommandSpec, handler: CommandHandler?, subcommands: [Command]) {
+        name = spec.name
+        self.spec = spec
+        self.handler = handler
+        self.subcommands = subcommands
+        subcommandLookup = subcommands.isEmpty ? nil
+            : NameLookup(subcommands.map { (Array($0.name.split(separator: "|").last!.utf8), $0) })
+    }
+
+    var isContainer: Bool { !subcommands.isEmpty }
+    var arity: Int { spec.arity }
+    var flags: CommandFlags { spec.flags }
+}
+
+/// Every implemented command, and dispatch by case-insensitive name.
+final class CommandTable {
+    /// Top-level commands, sorted by name.
+    let all: [Command]
+    private let lookup: NameLookup<Command>
+
+    init() {
+        var handlers: [String: CommandHandler] = [:]
+        for family in [connectionCommands, serverCommands, clientCommands, keyCommands, expireCommands, stringCommands] {
+            for (name, h) in family {
+                precondition(handlers[name] == nil, "command \(name) registered twice")
+                handlers[name] = h
+            }
+        }
+        var made: [Command] = []
+        var used = 0
+        for spec in generatedCommandSpecs {
+            let subs = spec.subcommands.compactMap { s -> Command? in
+                guard let h = handlers[s.name] else { return nil }
+                used += 1
+                return Command(spec: s, handler: h, subcommands: [])
+            }
+            let h = handlers[spec.name]
+            if h != nil { used += 1 }
+            if h != nil || !subs.isEmpty {
+                made.append(Command(spec: spec, handler: h, subcommands: subs))
+            }
+        }
+        precondition(used == handlers.count, "a handler has no command spec: regenerate CommandSpecs.generated.swift")
+        all = made
+        lookup = NameLookup(made.map { (Array($0.name.utf8), $0) })
+    }
+
+    func find(_ name: UnsafeRawBufferPointer) -> Command? { lookup.find(name) }
+
+    /// Finds and runs the command in `args`, replying with Redis's errors for unknown
+    /// commands, unknown subcommands and wrong argument counts.
+    @inline(__always)
+    func dispatch(_ e: Engine, _ args: Arguments) {
+        guard var cmd = lookup.find(args[0]) else {
+            e.replyUnknownCommand(args)
+            return
+        }
+        if cmd.isContainer && (args.count >= 2 || cmd.handler == nil) {
+            if args.count < 2 {
+                cmd.rejectedCalls += 1
+                e.replyError("ERR wrong number of arguments for '\(cmd.name)' command")
+                return
+            }
+            guard let sub = cmd.subcommandLookup!.find(args[1]) else {
+                cmd.rejectedCalls += 1
+                e.replyError("ERR unknown subcommand '\(truncatedForError(args[1], 128))'. Try \(cmd.name.uppercased()) HELP.")
+                return
+            }
+            cmd = sub
+        }
+        let arity = cmd.arity
+        if (arity > 0 && args.count != arity) || args.count < -arity {
+            cmd.rejectedCalls += 1
+            e.stats.rejectedCalls += 1
+            e.replyError("ERR wrong number of arguments for '\(cmd.name)' command")
+            return
+        }
+        let c = e.client!
+        c.lastCommand = cmd
+        c.commandFailed = false
+        cmd.calls += 1
+        e.stats.totalCommands += 1
+        cmd.handler!(e, args)
+        if c.commandFailed {
+            cmd.failedCalls += 1
+            e.stats.failedCalls += 1
+        }
+    }
+}
+
+extension Engine {
+    /// "-ERR unknown command 'x', with args beginning with: 'a' 'b' " exactly as Redis
+    /// 7.0 words it, including its 128-byte truncation of the name and of the args.
+    func replyUnknownCommand(_ args: Arguments) {
+        stats.rejectedCalls += 1
+        var text = "ERR unknown command '\(truncatedForError(args[0], 128))', with args beginning with: "
+        var listed = 0   // bytes of the args part so far (Redis's sdslen(args))
+        var i = 1
+        while i < args.count && listed < 128 {
+            let part = "'\(truncatedForError(args[i], 128 - listed))' "
+            text += part
+            listed += part.utf8.count
+            i += 1
+        }
+        replyError(text)
+    }
+}
+
+/// At most `limit` bytes of `bytes`, cut at the first NUL as C's "%.*s" would.
+func truncatedForError(_ bytes: UnsafeRawBufferPointer, _ limit: Int) -> String {
+    var n = 0
+    while n < bytes.count && n < limit && bytes[n] != 0 { n += 1 }
+    return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<n]), as: UTF8.self)
+}
+
+/// Case-insensitive lookup of short ASCII names (command and subcommand names): open
+/// addressing over FNV-1a hashes of the lowercased name, no allocation per lookup.
+struct NameLookup<Value: AnyObject> {
+    private var names: [[UInt8]] = []
+    private var values: [Value] = []
+    private var slots: [Int32]
+    private let mask: Int
+
+    init(_ pairs: [([UInt8], Value)]) {
+        var size = 8
+        while size < pairs.count * 4 { size <<= 1 }
+        slots = [Int32](repeating: -1, count: size)
+        mask = size - 1
+        for (name, value) in pairs {
+            let lower = name.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
+            var i = Int(truncatingIfNeeded: NameLookup.hash(lower.withUnsafeBytes { $0 })) & mask
+            while slots[i] >= 0 { i = (i + 1) & mask }
+            slots[i] = Int32(names.count)
+            names.append(lower)
+            values.append(value)
+        }
+    }
+
+    @inline(__always)
+    static func hash(_ name: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for var c in name {
+            if c >= 65 && c <= 90 { c |= 0x20 }
+            h = (h ^ UInt64(c)) &* 0x100_0000_01b3
+        }
+        return h
+    }
+
+    @inline(__always)
+    func find(_ name: UnsafeRawBufferPointer) -> Value? {
+        if name.count > 64 { return nil }
+        var i = Int(truncatingIfNeeded: NameLookup.hash(name)) & mask
+        while true {
+            let s = Int(slots[i])
+            if s < 0 { return nil }
+            if equalsLowercased(name, names[s]) { return values[s] }
+            i = (i + 1) & mask
+        }
+    }
+
+    @inline(__always)
+    private func equalsLowercased(_ a: UnsafeRawBufferPointer, _ lower: [UInt8]) -> Bool {
+        if a.count != lower.count { return false }
+        return lower.withUnsafeBufferPointer { l in
+            for i in 0..<a.count {
+                var c = a[i]
+                if c >= 65 && c <= 90 { c |= 0x20 }
+                if c != l[i] { return false }
+            }
+            return true
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import Glibc
+
+let connectionCommands: [(String, CommandHandler)] = [
+    ("ping", { e, a in
+        if a.count > 2 { e.replyError("ERR wrong number of arguments for 'ping' command"); return }
+        if a.count == 2 { e.replyBulk(a[1]) } else { e.replyRaw("+PONG\r\n") }
+    }),
+    ("echo", { e, a in e.replyBulk(a[1]) }),
+    ("quit", { e, _ in
+        e.replyOK()
+        e.closeAfterReply(e.client)
+    }),
+    ("select", { e, a in
+        guard let n = parseInteger(a[1]), n >= Int(Int32.min), n <= Int(Int32.max) else { e.replyNotInteger(); return }
+        guard n >= 0 && n < e.databases.count else { e.replyError("ERR DB index is out of range"); return }
+        e.client.db = n
+        e.db = e.databases[n]
+        e.replyOK()
+    }),
+    ("hello", { $0.hello($1) }),
+]
+
+extension Engine {
+    /// HELLO [protover [AUTH user pass] [SETNAME name]]: RESP2 only for now; 3 is refused
+    /// with -NOPROTO, which clients take as "stay on RESP2".
+    func hello(_ a: Arguments) {
+        var version = client.protocolVersion
+        if a.count >= 2 {
+            guard let v = parseInteger(a[1]) else {
+                replyError("ERR Protocol version is not an integer or out of range")
+                return
+            }
+            if v < 2 || v > 3 {
+                replyError("NOPROTO unsupported protocol version")
+                return
+            }
+            version = v
+        }
+        var newName: UnsafeRawBufferPointer?
+        var j = 2
+        while j < a.count {
+            let more = a.count - j - 1
+            if a[j].equalsIgnoringCase("auth") && more >= 2 {
+                j += 3      // the default user has no password: any credentials are accepted
+            } else if a[j].equalsIgnoringCase("setname") && more >= 1 {
+                newName = a[j + 1]
+                j += 2
+            } else {
+                replyError("ERR Syntax error in HELLO option '\(truncatedForError(a[j], 128))'")
+                return
+            }
+        }
+        if version == 3 {
+            replyError("NOPROTO unsupported protocol version")
+            return
+        }
+        if let newName {
+            guard validClientName(newName) else { return }
+            client.name = Array(newName)
+        }
+        client.protocolVersion = version
+        replyArrayHeader(14)
+        replyBulk("server"); replyBulk("redis")
+        replyBulk("version"); replyBulk(redisCompatibleVersion)
+        replyBulk("proto"); replyInteger(version)
+        replyBulk("id"); replyInteger(client.id)
+        replyBulk("mode"); replyBulk("standalone")
+        replyBulk("role"); replyBulk(config.replicaof == nil ? "master" : "replica")
+        replyBulk("modules"); replyEmptyArray()
+    }
+
+    /// Redis's validateClientName: printable ASCII without spaces; replies the error.
+    func validClientName(_ name: UnsafeRawBufferPointer) -> Bool {
+        for c in name where c < 33 || c > 126 {
+            replyError("ERR Client names cannot contain spaces, newlines or special characters.")
+            return false
+        }
+        return true
+    }
+}
+
+/// The redis-server version whose behaviour this server reproduces (redis_version).
+let redisCompatibleVersion = "7.0.15"
+/// This server's own version (swift_redis_version in INFO).
+public let swiftRedisVersion = "0.1.0"

@@ -1,0 +1,259 @@
+import Glibc
+import Reactor
+
+/// INFO, with redis-server 7.0's section names, field names and formats.
+extension Engine {
+    static let defaultSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu",
+                                  "modules", "errorstats", "cluster", "keyspace"]
+
+    func info(_ a: Arguments) {
+        var wanted: [String] = []
+        if a.count == 1 {
+            wanted = Engine.defaultSections
+        } else {
+            for i in 1..<a.count {
+                switch a[i].string.lowercased() {
+                case "default": wanted += Engine.defaultSections
+                case "all", "everything": wanted += Engine.defaultSections + ["commandstats"]
+                case let s: wanted.append(s)
+                }
+            }
+        }
+        var text = ""
+        var seen = Set<String>()
+        // Sections come out in Redis's order, whatever order they were asked in.
+        for name in Engine.defaultSections + ["commandstats"] where wanted.contains(name) && !seen.contains(name) {
+            seen.insert(name)
+            if !text.isEmpty { text += "\r\n" }
+            text += infoSection(name)
+        }
+        replyBulk(text)
+    }
+
+    private func infoSection(_ name: String) -> String {
+        var lines: [String] = []
+        func add(_ k: String, _ v: Any) { lines.append("\(k):\(v)") }
+        switch name {
+        case "server":
+            lines.append("# Server")
+            var u = utsname()
+            uname(&u)
+            let sys = withUnsafeBytes(of: u.sysname) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            let rel = withUnsafeBytes(of: u.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            let mach = withUnsafeBytes(of: u.machine) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            let uptime = (monotonicMilliseconds() - startedMonotonic) / 1000
+            add("redis_version", redisCompatibleVersion)
+            add("swift_redis_version", swiftRedisVersion)
+            add("redis_git_sha1", "00000000")
+            add("redis_git_dirty", 0)
+            add("redis_build_id", "0")
+            add("redis_mode", "standalone")
+            add("os", "\(sys) \(rel) \(mach)")
+            add("arch_bits", MemoryLayout<Int>.size * 8)
+            add("monotonic_clock", "POSIX clock_gettime")
+            add("multiplexing_api", "io_uring")
+            add("atomicvar_api", "c11-builtin")
+            add("process_id", getpid())
+            add("process_supervised", "no")
+            add("run_id", runID)
+            add("tcp_port", config.port)
+            add("server_time_usec", wallClockMicroseconds())
+            add("uptime_in_seconds", uptime)
+            add("uptime_in_days", uptime / 86400)
+            add("hz", config.hz)
+            add("configured_hz", config.hz)
+            add("lru_clock", (now / 1000) & ((1 << 24) - 1))
+            add("executable", executablePath)
+            add("config_file", configFile)
+            add("io_threads_active", 0)
+            add("reactor_threads", channels.count)
+        case "clients":
+            lines.append("# Clients")
+            var maxIn = 0, maxOut = 0
+            for c in clientsByID.values {
+                let s = channels[c.reactor].slotStats + c.slot
+                maxIn = max(maxIn, s.pointee.inputCapacity.load(ordering: .relaxed))
+                maxOut = max(maxOut, s.pointee.outputBuffered.load(ordering: .relaxed))
+            }
+            add("connected_clients", clientsByID.count)
+            add("cluster_connections", 0)
+            add("maxclients", config.maxclients)
+            add("client_recent_max_input_buffer", maxIn)
+            add("client_recent_max_output_buffer", maxOut)
+            add("blocked_clients", 0)
+            add("tracking_clients", 0)
+            add("clients_in_timeout_table", 0)
+        case "memory":
+            lines.append("# Memory")
+            let used = usedMemory()
+            let rss = residentSetBytes()
+            peakMemory = max(peakMemory, used)
+            let total = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
+            add("used_memory", used)
+            add("used_memory_human", humanBytes(used))
+            add("used_memory_rss", rss)
+            add("used_memory_rss_human", humanBytes(rss))
+            add("used_memory_peak", peakMemory)
+            add("used_memory_peak_human", humanBytes(peakMemory))
+            add("used_memory_peak_perc", String(format2: Double(used) * 100 / Double(max(1, peakMemory))) + "%")
+            add("used_memory_overhead", used - dataBytes())
+            add("used_memory_startup", 0)
+            add("used_memory_dataset", dataBytes())
+            add("total_system_memory", total)
+            add("total_system_memory_human", humanBytes(total))
+            add("maxmemory", config.maxmemory)
+            add("maxmemory_human", humanBytes(config.maxmemory))
+            add("maxmemory_policy", config.maxmemoryPolicy)
+            add("mem_fragmentation_ratio", String(format2: Double(rss) / Double(max(1, used))))
+            add("mem_clients_normal", clientMemory())
+            add("mem_allocator", "libc")
+        case "persistence":
+            lines.append("# Persistence")
+            add("loading", 0)
+            add("async_loading", 0)
+            add("rdb_changes_since_last_save", 0)
+            add("rdb_bgsave_in_progress", 0)
+            add("rdb_last_save_time", startedAt / 1000)
+            add("rdb_last_bgsave_status", "ok")
+            add("aof_enabled", config.appendonly ? 1 : 0)
+            add("aof_rewrite_in_progress", 0)
+        case "stats":
+            lines.append("# Stats")
+            var netIn = 0, netOut = 0
+            for ch in channels {
+                netIn += ch.netInputBytes.load(ordering: .relaxed)
+                netOut += ch.netOutputBytes.load(ordering: .relaxed)
+            }
+            add("total_connections_received", settings.totalConnectionsReceived.load(ordering: .relaxed))
+            add("total_commands_processed", stats.totalCommands)
+            add("instantaneous_ops_per_sec", stats.instantaneousOps)
+            add("total_net_input_bytes", netIn)
+            add("total_net_output_bytes", netOut)
+            add("rejected_connections", settings.rejectedConnections.load(ordering: .relaxed))
+            add("sync_full", 0)
+            add("sync_partial_ok", 0)
+            add("sync_partial_err", 0)
+            add("expired_keys", stats.expiredKeys)
+            add("expired_time_cap_reached_count", stats.expireCycleTimeouts)
+            add("evicted_keys", 0)
+            add("keyspace_hits", stats.keyspaceHits)
+            add("keyspace_misses", stats.keyspaceMisses)
+            add("pubsub_channels", 0)
+            add("pubsub_patterns", 0)
+            add("total_error_replies", stats.errorReplies)
+            add("client_output_buffer_limit_disconnections", settings.clientsClosedForOutputLimit.load(ordering: .relaxed))
+        case "replication":
+            lines.append("# Replication")
+            add("role", "master")
+            add("connected_slaves", 0)
+            add("master_failover_state", "no-failover")
+            add("master_replid", runID)
+            add("master_replid2", String(repeating: "0", count: 40))
+            add("master_repl_offset", 0)
+            add("second_repl_offset", -1)
+            add("repl_backlog_active", 0)
+            add("repl_backlog_size", 1_048_576)
+            add("repl_backlog_first_byte_offset", 0)
+            add("repl_backlog_histlen", 0)
+        case "cpu":
+            lines.append("# CPU")
+            var self_ = rusage(), children = rusage(), thread = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &self_)
+            getrusage(RUSAGE_CHILDREN.rawValue, &children)
+            getrusage(1, &thread)   // RUSAGE_THREAD
+            func secs(_ t: timeval) -> String { String(format6: Double(t.tv_sec) + Double(t.tv_usec) / 1e6) }
+            add("used_cpu_sys", secs(self_.ru_stime))
+            add("used_cpu_user", secs(self_.ru_utime))
+            add("used_cpu_sys_children", secs(children.ru_stime))
+            add("used_cpu_user_children", secs(children.ru_utime))
+            add("used_cpu_sys_main_thread", secs(thread.ru_stime))
+            add("used_cpu_user_main_thread", secs(thread.ru_utime))
+        case "modules":
+            lines.append("# Modules")
+        case "errorstats":
+            lines.append("# Errorstats")
+            for (prefix, n) in stats.errorsByPrefix.sorted(by: { $0.key < $1.key }) {
+                lines.append("errorstat_\(prefix):count=\(n)")
+            }
+        case "cluster":
+            lines.append("# Cluster")
+            add("cluster_enabled", 0)
+        case "keyspace":
+            lines.append("# Keyspace")
+            for d in databases where d.table.count > 0 {
+                let (expires, avg) = d.expiryStats(now: now)
+                lines.append("db\(d.index):keys=\(d.table.count),expires=\(expires),avg_ttl=\(avg)")
+            }
+        case "commandstats":
+            lines.append("# Commandstats")
+            var all: [Command] = []
+            for c in commands.all { all.append(c); all += c.subcommands }
+            for c in all where c.calls > 0 || c.rejectedCalls > 0 || c.failedCalls > 0 {
+                lines.append("cmdstat_\(c.name):calls=\(c.calls),usec=0,usec_per_call=0.00,rejected_calls=\(c.rejectedCalls),failed_calls=\(c.failedCalls)")
+            }
+        default:
+            break
+        }
+        return lines.map { $0 + "\r\n" }.joined()
+    }
+
+    /// Heap bytes the keyspace holds: entry blocks and bucket arrays.
+    func dataBytes() -> Int {
+        var n = 0
+        for d in databases { n += d.table.entryBytes + d.table.bucketCount * 8 }
+        return n
+    }
+
+    /// Input and output buffers of every client, as the reactors report them.
+    func clientMemory() -> Int {
+        var n = 0
+        for c in clientsByID.values {
+            let s = channels[c.reactor].slotStats + c.slot
+            n += s.pointee.inputCapacity.load(ordering: .relaxed) + s.pointee.outputBuffered.load(ordering: .relaxed)
+        }
+        return n
+    }
+
+    /// used_memory: what the data, clients and rings hold, plus a start-up baseline.
+    func usedMemory() -> Int {
+        var rings = 0
+        for ch in channels { rings += ch.requests.capacity + ch.replies.capacity }
+        return dataBytes() + clientMemory() + rings + 900 * 1024
+    }
+}
+
+/// VmRSS of this process, in bytes.
+func residentSetBytes() -> Int {
+    guard let f = fopen("/proc/self/statm", "r") else { return 0 }
+    defer { fclose(f) }
+    var size = 0, resident = 0
+    _ = withUnsafeMutablePointer(to: &size) { s in
+        withUnsafeMutablePointer(to: &resident) { r in
+            withVaList([s, r]) { vfscanf(f, "%ld %ld", $0) }
+        }
+    }
+    return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+/// Redis's bytesToHuman: "1.50K", "2.00M", plain bytes below 1 KiB.
+func humanBytes(_ n: Int) -> String {
+    let d = Double(n)
+    if n < 1024 { return "\(n)B" }
+    if n < 1 << 20 { return String(format2: d / 1024) + "K" }
+    if n < 1 << 30 { return String(format2: d / 1048576) + "M" }
+    if n < 1 << 40 { return String(format2: d / 1073741824) + "G" }
+    return String(format2: d / 1099511627776) + "T"
+}
+
+extension String {
+    /// "%.2f" without Foundation.
+    init(format2 v: Double) { self = formatFixed(v, "%.2f") }
+    /// "%.6f" without Foundation.
+    init(format6 v: Double) { self = formatFixed(v, "%.6f") }
+}
+
+private func formatFixed(_ v: Double, _ format: String) -> String {
+    var buf = [CChar](repeating: 0, count: 64)
+    _ = withVaList([v]) { vsnprintf(&buf, 64, format, $0) }
+    return String(cString: buf)
+}

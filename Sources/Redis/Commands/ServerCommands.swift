@@ -1,0 +1,191 @@
+import Glibc
+import Logging
+
+let serverCommands: [(String, CommandHandler)] = [
+    ("dbsize", { e, _ in e.replyInteger(e.db.table.count) }),
+    ("flushdb", { e, a in
+        guard e.flushOptionValid(a) else { return }
+        e.db.table.removeAll()
+        e.replyOK()
+    }),
+    ("flushall", { e, a in
+        guard e.flushOptionValid(a) else { return }
+        for d in e.databases { d.table.removeAll() }
+        e.replyOK()
+    }),
+    ("time", { e, _ in
+        let us = wallClockMicroseconds()
+        e.replyArrayHeader(2)
+        e.replyBulk(integer: us / 1_000_000)
+        e.replyBulk(integer: us % 1_000_000)
+    }),
+    ("lastsave", { e, _ in e.replyInteger(Int(e.startedAt / 1000)) }),
+    ("debug", { $0.debug($1) }),
+    ("shutdown", { $0.shutdown($1) }),
+    ("info", { $0.info($1) }),
+    ("config|get", { $0.configGet($1) }),
+    ("config|set", { $0.configSet($1) }),
+    ("config|resetstat", { e, _ in
+        e.stats = ServerStats()
+        for c in e.commands.all { c.calls = 0; c.failedCalls = 0; c.rejectedCalls = 0 }
+        e.replyOK()
+    }),
+    ("config|help", { e, _ in
+        e.replyHelp("CONFIG", [
+            "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
+            "RESETSTAT", "    Reset statistics reported by the INFO command.",
+        ])
+    }),
+    ("command", { e, a in
+        e.replyArrayHeader(e.commands.all.count)
+        for c in e.commands.all { e.replyRaw(c.specInfo) }
+    }),
+    ("command|count", { e, _ in e.replyInteger(e.commands.all.count) }),
+    ("command|info", { e, a in
+        if a.count == 2 {
+            e.replyArrayHeader(e.commands.all.count)
+            for c in e.commands.all { e.replyRaw(c.specInfo) }
+            return
+        }
+        e.replyArrayHeader(a.count - 2)
+        for i in 2..<a.count {
+            if let c = e.commands.find(a[i]) { e.replyRaw(c.specInfo) } else { e.replyNullArray() }
+        }
+    }),
+    ("command|docs", { e, a in
+        let chosen: [Command] = a.count == 2 ? e.commands.all : (2..<a.count).compactMap { e.commands.find(a[$0]) }
+        e.replyArrayHeader(chosen.count * 2)
+        for c in chosen {
+            e.replyBulk(c.name)
+            e.replyRaw(c.specDocs)
+        }
+    }),
+    ("command|list", { e, a in
+        if a.count != 2 { e.replySyntaxError(); return }
+        e.replyArrayHeader(e.commands.all.count)
+        for c in e.commands.all { e.replyBulk(c.name) }
+    }),
+    ("command|help", { e, _ in
+        e.replyHelp("COMMAND", [
+            "(no subcommand)", "    Return details about all Redis commands.",
+            "COUNT", "    Return the total number of commands in this Redis server.",
+            "LIST", "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]", "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]", "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+        ])
+    }),
+]
+
+extension Command {
+    var specInfo: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: spec.info.utf8Start, count: spec.info.utf8CodeUnitCount)
+    }
+    var specDocs: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: spec.docs.utf8Start, count: spec.docs.utf8CodeUnitCount)
+    }
+}
+
+extension Engine {
+    /// FLUSHDB / FLUSHALL accept one optional ASYNC or SYNC.
+    func flushOptionValid(_ a: Arguments) -> Bool {
+        if a.count > 2 || (a.count == 2 && !a[1].equalsIgnoringCase("async") && !a[1].equalsIgnoringCase("sync")) {
+            replySyntaxError()
+            return false
+        }
+        return true
+    }
+
+    /// A HELP reply: the title line, then the lines, then Redis's closing HELP line.
+    func replyHelp(_ command: String, _ lines: [String]) {
+        replyArrayHeader(lines.count + 3)
+        replyStatus("\(command) <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
+        for l in lines { replyStatus(l) }
+        replyStatus("HELP")
+        replyStatus("    Print this help.")
+    }
+
+    /// DEBUG SLEEP <seconds> (blocks the keyspace thread, as in Redis) and
+    /// DEBUG SET-ACTIVE-EXPIRE <0|1>.
+    func debug(_ a: Arguments) {
+        if a.count == 3 && a[1].equalsIgnoringCase("sleep") {
+            let seconds = Double(a[2].string) ?? 0
+            if seconds > 0 { usleep(UInt32(min(seconds, 3600) * 1_000_000)) }
+            replyOK()
+        } else if a.count == 3 && a[1].equalsIgnoringCase("set-active-expire") {
+            activeExpireEnabled = parseInteger(a[2]) != 0
+            replyOK()
+        } else {
+            replyError("ERR Unknown subcommand or wrong number of arguments for '\(truncatedForError(a[1], 128))'. Try DEBUG HELP.")
+        }
+    }
+
+    /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: nothing is persisted yet, so every
+    /// form stops the server at once; ABORT has no shutdown in progress to cancel.
+    func shutdown(_ a: Arguments) {
+        for i in 1..<a.count {
+            let o = a[i]
+            if o.equalsIgnoringCase("abort") && a.count == 2 {
+                replyError("ERR No shutdown in progress.")
+                return
+            }
+            if !(o.equalsIgnoringCase("nosave") || o.equalsIgnoringCase("save") || o.equalsIgnoringCase("now")
+                || o.equalsIgnoringCase("force")) {
+                replySyntaxError()
+                return
+            }
+        }
+        logger.warning("User requested shutdown...")
+        logger.notice("Redis is now ready to exit, bye bye...")
+        requestShutdown()
+    }
+
+    func configGet(_ a: Arguments) {
+        var matched: [ConfigParameter] = []
+        for i in 2..<a.count {
+            for p in ConfigParameter.matching(a[i]) where !matched.contains(where: { $0.name == p.name }) {
+                matched.append(p)
+            }
+        }
+        replyArrayHeader(matched.count * 2)
+        for p in matched {
+            // An alias asked for by name is answered under that name, like Redis.
+            var name = p.name
+            if let alias = p.alias, (2..<a.count).contains(where: { a[$0].string.lowercased() == alias }) { name = alias }
+            replyBulk(name)
+            replyBulk(p.get(config))
+        }
+    }
+
+    func configSet(_ a: Arguments) {
+        if a.count < 4 || a.count % 2 != 0 {
+            replyError("ERR wrong number of arguments for 'config|set' command")
+            return
+        }
+        var changes: [(ConfigParameter, [String])] = []
+        for i in stride(from: 2, to: a.count, by: 2) {
+            let name = a[i].string.lowercased()
+            guard let p = ConfigParameter.find(name) else {
+                replyError("ERR Unknown option or number of arguments for CONFIG SET - '\(a[i].string)'")
+                return
+            }
+            if !p.mutable {
+                replyError("ERR CONFIG SET failed (possibly related to argument '\(a[i].string)') - can't set immutable config")
+                return
+            }
+            changes.append((p, [a[i + 1].string]))
+        }
+        for (p, args) in changes {
+            if let err = p.set(config, args) {
+                replyError("ERR CONFIG SET failed (possibly related to argument '\(p.name)') - \(err)")
+                return
+            }
+        }
+        applyLogLevel()
+        replyOK()
+    }
+}

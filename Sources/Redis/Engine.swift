@@ -1,0 +1,284 @@
+import Glibc
+import Logging
+import Reactor
+import Synchronization
+
+/// The keyspace thread: owns every database and client record, executes commands in the
+/// order each connection sent them, and stages replies for the reactors.
+///
+/// It makes no syscall per command: it reads whole batches from the request rings, runs
+/// them, and publishes the replies of a batch with one release store per reactor. It
+/// sleeps on its doorbell only after finding every ring empty.
+public final class Engine: @unchecked Sendable {
+    let channels: [ReactorChannel]
+    let doorbell: Doorbell
+    let settings: ReactorSettings
+    let config: ServerConfig
+    var logger: Logger
+    let hasher = KeyHasher()
+    var databases: [Database]
+
+    /// Clients by reactor, then by connection slot.
+    var clientsBySlot: [[Client?]]
+    var clientsByID: [Int: Client] = [:]
+    var nextClientID = 1
+    /// Reply staging by reactor, at stable addresses so `out` can point into it.
+    let staging: UnsafeMutablePointer<ReplyStaging>
+
+    // State of the command being executed.
+    /// The client whose command runs now.
+    var client: Client!
+    /// Its database.
+    var db: Database!
+    /// Where its replies go: the staging of its reactor.
+    var out: UnsafeMutablePointer<ReplyStaging>
+    /// Wall-clock milliseconds, read once per batch like Redis's cached mstime.
+    var now: Int64 = 0
+    var rng = SystemRandomNumberGenerator()
+
+    let commands: CommandTable
+    var stats = ServerStats()
+    let startedAt: Int64
+    let startedMonotonic: Int64
+    public private(set) var shutdownRequested = false
+    /// DEBUG SET-ACTIVE-EXPIRE: tests turn the active cycle off to observe lazy expiry.
+    var activeExpireEnabled = true
+    var peakMemory = 0
+    /// 40 hex characters, new each start (run_id, and master_replid until replication).
+    let runID: String
+    public var executablePath = ""
+    public var configFile = ""
+    private var nextCron: Int64 = 0
+
+    public init(channels: [ReactorChannel], doorbell: Doorbell, settings: ReactorSettings, config: ServerConfig,
+                logger: Logger) {
+        self.channels = channels
+        self.doorbell = doorbell
+        self.settings = settings
+        self.config = config
+        self.logger = logger
+        databases = (0..<config.databases).map { Database(index: $0) }
+        clientsBySlot = channels.map { [Client?](repeating: nil, count: $0.slotCapacity) }
+        staging = .allocate(capacity: channels.count)
+        staging.initialize(repeating: ReplyStaging(), count: channels.count)
+        out = staging
+        commands = CommandTable()
+        now = wallClockMilliseconds()
+        startedAt = now
+        startedMonotonic = monotonicMilliseconds()
+        var g = SystemRandomNumberGenerator()
+        runID = (0..<40).map { _ in String(Int.random(in: 0..<16, using: &g), radix: 16) }.joined()
+        applyLogLevel()
+    }
+
+    /// Maps redis.conf's loglevel onto swift-log's levels.
+    func applyLogLevel() {
+        logger.logLevel = logLevel(forRedisName: config.loglevel)
+    }
+
+    /// Runs the keyspace loop on the calling thread until SHUTDOWN.
+    public func run() {
+        while !shutdownRequested {
+            checkTerminationSignal()
+            now = wallClockMilliseconds()
+            var worked = false
+            for r in channels.indices {
+                if processRequests(reactor: r) { worked = true }
+            }
+            for r in channels.indices where !staging[r].isEmpty {
+                flushReplies(reactor: r)
+            }
+            let mono = monotonicMilliseconds()
+            if mono >= nextCron {
+                cron()
+                nextCron = mono + Int64(1000 / max(1, config.hz))
+            }
+            if worked { continue }
+            // Nothing to do: announce the sleep, then look once more, so that a request
+            // published between the last look and the announcement is not missed (the
+            // doorbell's fences pair with the reactor's publish-then-ring).
+            doorbell.prepareToSleep()
+            if hasWork() {
+                doorbell.awake()
+                continue
+            }
+            let wait = max(0, nextCron - monotonicMilliseconds())
+            doorbell.wait(timeoutMs: Int32(clamping: wait))
+            doorbell.awake()
+        }
+    }
+
+    private func hasWork() -> Bool {
+        for r in channels.indices {
+            if staging[r].isEmpty || staging[r].pendingBytes < ReplyStaging.backPressureBytes {
+                if channels[r].requests.hasPublishedRecords { return true }
+            }
+            if !staging[r].isEmpty && channels[r].replies.producerFreeSpace > channels[r].replies.capacity / 2 {
+                return true
+            }
+        }
+        return false
+    }
+
+    /// Executes the published requests of one reactor. Returns true if any were taken.
+    private func processRequests(reactor r: Int) -> Bool {
+        let ring = channels[r].requests
+        if staging[r].pendingBytes >= ReplyStaging.backPressureBytes { return false }
+        var took = false
+        let st = staging + r
+        out = st
+        do {
+            while let (kind, payload) = ring.peek() {
+                took = true
+                let base = payload.baseAddress!
+                let token = base.load(as: UInt64.self)
+                switch kind {
+                case RequestRecord.request:
+                    if let c = clientsBySlot[r][ConnectionToken(raw: token).slot], c.token == token, !c.closing {
+                        st.pointee.open(token: token)
+                        execute(c, Arguments(encoding: base + 8))
+                    }
+                case RequestRecord.requestOutOfLine:
+                    let block = UnsafeMutableRawPointer(bitPattern: UInt(base.load(fromByteOffset: 8, as: UInt64.self)))!
+                    if let c = clientsBySlot[r][ConnectionToken(raw: token).slot], c.token == token, !c.closing {
+                        st.pointee.open(token: token)
+                        execute(c, Arguments(encoding: UnsafeRawPointer(block)))
+                    }
+                    free(block)
+                case RequestRecord.open:
+                    openClient(reactor: r, token: token, payload: UnsafeRawBufferPointer(rebasing: payload[8...]))
+                case RequestRecord.close:
+                    closeClient(reactor: r, token: token)
+                case RequestRecord.protocolError:
+                    if let c = clientsBySlot[r][ConnectionToken(raw: token).slot], c.token == token {
+                        st.pointee.open(token: token)
+                        out.pointee.buffer.append(UnsafeRawBufferPointer(rebasing: payload[8...]))
+                        stats.errorReplies += 1
+                        stats.countError(prefix: "ERR")
+                        c.closing = true
+                        st.pointee.control(kind: ReplyRecord.closeAfterWrite, token: token)
+                    }
+                default:
+                    break
+                }
+                ring.advance()
+                if st.pointee.pendingBytes >= ReplyStaging.backPressureBytes { break }
+            }
+            st.pointee.closeRecord()
+        }
+        if took { ring.release() }   // frees request-ring space for the reactor
+        return took
+    }
+
+    /// Moves staged replies into the reactor's ring and wakes it if it sleeps.
+    private func flushReplies(reactor r: Int) {
+        let ring = channels[r].replies
+        if staging[r].flush(into: ring) {
+            ring.publish()
+            channels[r].reactorDoorbell.ring()
+        }
+    }
+
+    @inline(__always)
+    private func execute(_ c: Client, _ args: Arguments) {
+        if args.count == 0 { return }
+        client = c
+        db = databases[c.db]
+        c.lastInteraction = now
+        commands.dispatch(self, args)
+    }
+
+    // MARK: clients
+
+    private func openClient(reactor r: Int, token: UInt64, payload: UnsafeRawBufferPointer) {
+        let fd = payload.load(as: Int32.self)
+        let peerLength = Int(payload.load(fromByteOffset: 4, as: UInt16.self))
+        let localLength = Int(payload.load(fromByteOffset: 6, as: UInt16.self))
+        let peer = String(decoding: UnsafeRawBufferPointer(rebasing: payload[8..<(8 + peerLength)]), as: UTF8.self)
+        let local = String(decoding: UnsafeRawBufferPointer(
+            rebasing: payload[(8 + peerLength)..<(8 + peerLength + localLength)]), as: UTF8.self)
+        let c = Client(id: nextClientID, token: token, reactor: r, fd: fd, peer: peer, local: local, now: now)
+        nextClientID += 1
+        clientsBySlot[r][c.slot] = c
+        clientsByID[c.id] = c
+    }
+
+    private func closeClient(reactor r: Int, token: UInt64) {
+        let slot = ConnectionToken(raw: token).slot
+        guard let c = clientsBySlot[r][slot], c.token == token else { return }
+        clientsBySlot[r][slot] = nil
+        clientsByID[c.id] = nil
+    }
+
+    /// Asks the client's reactor to close it once its pending replies are written.
+    func closeAfterReply(_ c: Client) {
+        c.closing = true
+        staging[c.reactor].control(kind: ReplyRecord.closeAfterWrite, token: c.token)
+    }
+
+    /// Every connected client, ordered by id (CLIENT LIST).
+    var allClients: [Client] { clientsByID.values.sorted { $0.id < $1.id } }
+
+    // MARK: periodic work
+
+    /// Redis's serverCron, at `hz`: active expiry, incremental rehashing, table shrinking
+    /// and the instantaneous-ops samples.
+    private func cron() {
+        now = wallClockMilliseconds()
+        if activeExpireEnabled { activeExpireCycle() }
+        for d in databases {
+            d.table.shrinkIfSparse()
+            if d.table.isRehashing { d.table.rehashFor(microseconds: 1000) }
+        }
+        stats.sampleOps(now: monotonicMilliseconds())
+    }
+
+    /// Samples keys with a TTL in each database and deletes the expired ones, repeating
+    /// while more than 10% of a sample had expired, within a time budget of 25% of a cron
+    /// period (Redis's ACTIVE_EXPIRE_CYCLE_SLOW defaults).
+    func activeExpireCycle() {
+        let budget = 250_000 / max(1, config.hz)       // microseconds
+        let start = monotonicMicroseconds()
+        for d in databases where d.table.volatileCount > 0 {
+            var iterations = 0
+            while d.table.volatileCount > 0 {
+                let sample = min(20, d.table.volatileCount)
+                var expired = 0
+                for _ in 0..<sample {
+                    let n = d.table.volatileCount
+                    if n == 0 { break }
+                    let e = d.table.volatileEntry(Int.random(in: 0..<n, using: &rng))
+                    if e.expireAt <= now {
+                        d.deleteExpired(e, hasher: hasher)
+                        stats.expiredKeys += 1
+                        expired += 1
+                    }
+                }
+                iterations += 1
+                if expired * 10 <= sample { break }
+                if iterations & 15 == 0 && monotonicMicroseconds() - start > budget {
+                    stats.expireCycleTimeouts += 1
+                    return
+                }
+            }
+        }
+    }
+
+    /// Ends the engine loop; `Server` stops the process.
+    func requestShutdown() { shutdownRequested = true }
+}
+
+/// Milliseconds since the Unix epoch (vDSO, no syscall).
+@inline(__always)
+func wallClockMilliseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
+
+@inline(__always)
+func wallClockMicroseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+}

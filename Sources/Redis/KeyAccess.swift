@@ -1,0 +1,146 @@
+import Glibc
+
+/// Looking keys up and storing string values in the current database, with the
+/// bookkeeping (hits, misses, encodings, TTLs) every command shares.
+extension Engine {
+    @inline(__always)
+    func hashKey(_ key: UnsafeRawBufferPointer) -> UInt64 { hasher.hash(key) }
+
+    /// A live key for reading; counts keyspace_hits / keyspace_misses.
+    @inline(__always)
+    func lookupRead(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Entry? {
+        if let link = db.lookup(key, hash: hash, now: now, stats: &stats) {
+            stats.keyspaceHits += 1
+            return Entry(link.pointee!)
+        }
+        stats.keyspaceMisses += 1
+        return nil
+    }
+
+    /// A live key for reading without touching the hit/miss counters.
+    @inline(__always)
+    func lookupQuiet(_ key: UnsafeRawBufferPointer) -> Entry? {
+        db.lookup(key, hash: hashKey(key), now: now, stats: &stats).map { Entry($0.pointee!) }
+    }
+
+    /// The link to a live key, for changing it.
+    @inline(__always)
+    func lookupWrite(_ key: UnsafeRawBufferPointer, hash: UInt64) -> KeyTable.Link? {
+        db.lookup(key, hash: hash, now: now, stats: &stats)
+    }
+
+    /// Stores `value` as `key`'s string value, replacing what `link` points at (or adding
+    /// the key when nil). The TTL is dropped unless `keepTTL`; `expireAt` sets a new one.
+    /// Picks Redis's encoding: int for a canonical decimal Int64, embstr up to 44 bytes,
+    /// raw beyond.
+    @inline(__always)
+    func storeString(_ key: UnsafeRawBufferPointer, hash: UInt64, value: UnsafeRawBufferPointer,
+                     at link: KeyTable.Link?, keepTTL: Bool = false, expireAt: Int64? = nil) {
+        if value.count <= 20, let n = parseInteger(value) {
+            storeInteger(key, hash: hash, Int64(n), at: link, keepTTL: keepTTL, expireAt: expireAt)
+            return
+        }
+        let encoding: StringEncoding = value.count <= 44 ? .embstr : .raw
+        let e = prepareStringEntry(key, hash: hash, valueLength: value.count, encoding: encoding, at: link,
+                                   keepTTL: keepTTL, expireAt: expireAt)
+        if value.count > 0 { e.valuePointer.copyMemory(from: value.baseAddress!, byteCount: value.count) }
+    }
+
+    /// Stores an int-encoded string value (INCR's results, canonical decimal SETs).
+    @inline(__always)
+    func storeInteger(_ key: UnsafeRawBufferPointer, hash: UInt64, _ n: Int64, at link: KeyTable.Link?,
+                      keepTTL: Bool = false, expireAt: Int64? = nil) {
+        let e = prepareStringEntry(key, hash: hash, valueLength: 8, encoding: .int, at: link,
+                                   keepTTL: keepTTL, expireAt: expireAt)
+        e.intValue = n
+    }
+
+    /// An entry for `key` with room for the value, reusing the old block when its size and
+    /// expiry slot already fit (a SET over a same-sized value allocates nothing).
+    @inline(__always)
+    private func prepareStringEntry(_ key: UnsafeRawBufferPointer, hash: UInt64, valueLength: Int,
+                                    encoding: StringEncoding, at link: KeyTable.Link?,
+                                    keepTTL: Bool, expireAt: Int64?) -> Entry {
+        var deadline = expireAt
+        if let link {
+            let old = Entry(link.pointee!)
+            if keepTTL && deadline == nil && old.isVolatile { deadline = old.expireAt }
+            let volatile = deadline != nil
+            if old.type == .string && old.isVolatile == volatile {
+                let e = old.valueLength == valueLength ? old
+                    : db.table.resize(at: link, valueLength: valueLength, volatile: volatile)
+                e.stringEncoding = encoding
+                if let deadline { e.expireAt = deadline }
+                return e
+            }
+            let e = Entry.allocate(key: key, hash: hash, valueLength: valueLength, type: .string,
+                                   encoding: encoding.rawValue, volatile: volatile)
+            if let deadline { e.expireAt = deadline }
+            db.table.replace(at: link, with: e)
+            return e
+        }
+        let e = Entry.allocate(key: key, hash: hash, valueLength: valueLength, type: .string,
+                               encoding: encoding.rawValue, volatile: deadline != nil)
+        if let deadline { e.expireAt = deadline }
+        db.table.insert(e, hash: hash)
+        return e
+    }
+
+    /// Sets or clears the TTL of the entry at `link`; returns the (possibly moved) entry.
+    @discardableResult
+    func setExpiry(at link: KeyTable.Link, _ expireAt: Int64?) -> Entry {
+        let e = Entry(link.pointee!)
+        if let expireAt {
+            let moved = e.isVolatile ? e : db.table.resize(at: link, valueLength: e.valueLength, volatile: true)
+            moved.expireAt = expireAt
+            return moved
+        }
+        return e.isVolatile ? db.table.resize(at: link, valueLength: e.valueLength, volatile: false) : e
+    }
+
+    /// Deletes `key` if present; returns whether it was.
+    @discardableResult
+    func deleteKey(_ key: UnsafeRawBufferPointer) -> Bool {
+        guard let link = lookupWrite(key, hash: hashKey(key)) else { return false }
+        db.table.remove(at: link)
+        return true
+    }
+
+    /// Parses an integer argument, or replies Redis's "not an integer" error.
+    @inline(__always)
+    func integerArgument(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        if let n = parseInteger(bytes) { return n }
+        replyNotInteger()
+        return nil
+    }
+}
+
+/// string2ll over a byte buffer.
+@inline(__always)
+func parseInteger(_ bytes: UnsafeRawBufferPointer) -> Int? {
+    guard let b = bytes.baseAddress, bytes.count > 0 else { return nil }
+    return parseInteger(b.assumingMemoryBound(to: UInt8.self), bytes.count)
+}
+
+extension Entry {
+    /// The string value's bytes, formatting an int-encoded value into `scratch`.
+    @inline(__always)
+    func stringBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        if stringEncoding == .int {
+            var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)
+            return withUnsafeMutableBytes(of: &scratch) { s in
+                let n = formatDecimal(intValue, into: s.baseAddress!)
+                return body(UnsafeRawBufferPointer(rebasing: s[0..<n]))
+            }
+        }
+        return body(value)
+    }
+
+    /// The string value's length in bytes (STRLEN), whatever its encoding.
+    var stringLength: Int {
+        if stringEncoding == .int {
+            return stringBytes { $0.count }
+        }
+        return valueLength
+    }
+}

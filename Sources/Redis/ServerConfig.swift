@@ -1,0 +1,265 @@
+import Glibc
+import Reactor
+
+/// The server's configuration, named by redis.conf directives. Filled from a config file,
+/// then the command line; read and changed at run time by CONFIG GET / CONFIG SET on the
+/// keyspace thread. Settings the reactors need live in `ReactorSettings` atomics too.
+public final class ServerConfig: @unchecked Sendable {
+    public var port = 6379
+    public var bind = ["127.0.0.1", "-::1"]
+    public var databases = 16
+    public var loglevel = "notice"
+    public var logfile = ""
+    public var reactors = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) - 1)
+    public var replicaof: (host: String, port: Int)?
+    public var save = ""
+    public var appendonly = false
+    public var dir = ""
+    public var dbfilename = "dump.rdb"
+    public var maxclients = 10000
+    public var protoMaxBulkLength = 512 * 1024 * 1024
+    public var clientQueryBufferLimit = 1024 * 1024 * 1024
+    /// client-output-buffer-limit as Redis prints it: class hard soft seconds, per class.
+    public var clientOutputBufferLimit = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+    public var hz = 10
+    public var tcpBacklog = 511
+    public var timeout = 0
+    public var daemonize = false
+    public var pidfile = ""
+    public var requirepass = ""
+    public var maxmemory = 0
+    public var maxmemoryPolicy = "noeviction"
+
+    /// Set once the server runs, for CONFIG SET of settings the reactors read.
+    var reactorSettings: ReactorSettings?
+
+    public init() {}
+
+    /// Applies one directive (a config-file line or a command-line option). Returns an
+    /// error text in Redis's words, or nil.
+    public func apply(_ name: String, _ args: [String]) -> String? {
+        guard let p = ConfigParameter.find(name.lowercased()) else {
+            return "Bad directive or wrong number of arguments"
+        }
+        if let error = p.set(self, args) { return error }
+        return nil
+    }
+
+    /// Reads a redis.conf-style file: one directive per line, '#' comments, quoted args.
+    public func load(file path: String) throws {
+        guard let f = fopen(path, "r") else {
+            throw ConfigError("Fatal error, can't open config file '\(path)': \(String(cString: strerror(errno)))")
+        }
+        defer { fclose(f) }
+        var lineNumber = 0
+        var line: UnsafeMutablePointer<CChar>?
+        var cap = 0
+        defer { free(line) }
+        while getline(&line, &cap, f) > 0 {
+            lineNumber += 1
+            let text = String(cString: line!)
+            let trimmed = text.trimmingWhitespace
+            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            guard let parts = splitInlineArguments(Array(trimmed.utf8).withUnsafeBufferPointer { $0 }) else {
+                throw ConfigError(configErrorText(lineNumber, trimmed, "Unbalanced quotes in configuration line"))
+            }
+            let words = parts.map { String(decoding: $0, as: UTF8.self) }
+            if let err = apply(words[0], Array(words.dropFirst())) {
+                throw ConfigError(configErrorText(lineNumber, trimmed, err))
+            }
+        }
+    }
+
+    private func configErrorText(_ n: Int, _ line: String, _ err: String) -> String {
+        "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line \(n)\n>>> '\(line)'\n\(err)"
+    }
+
+    /// client-output-buffer-limit's numbers for one class: (hard, soft, seconds).
+    func outputLimits(forClass name: String) -> (Int, Int, Int) {
+        let words = clientOutputBufferLimit.split(separator: " ").map(String.init)
+        var i = 0
+        while i + 3 < words.count {
+            if words[i] == name { return (Int(words[i + 1]) ?? 0, Int(words[i + 2]) ?? 0, Int(words[i + 3]) ?? 0) }
+            i += 4
+        }
+        return (0, 0, 0)
+    }
+}
+
+public struct ConfigError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+/// One CONFIG parameter: its name, how to print it and how to set it.
+struct ConfigParameter {
+    let name: String
+    let alias: String?
+    /// Settable with CONFIG SET (the rest only at start-up).
+    let mutable: Bool
+    let get: (ServerConfig) -> String
+    /// Applies new arguments; returns an error text, or nil.
+    let set: (ServerConfig, [String]) -> String?
+
+    static func find(_ name: String) -> ConfigParameter? {
+        all.first { $0.name == name || $0.alias == name }
+    }
+
+    static func integer(_ name: String, alias: String? = nil, mutable: Bool = true, min: Int = 0, max: Int = Int.max,
+                        memory: Bool = false, _ key: ReferenceWritableKeyPath<ServerConfig, Int>) -> ConfigParameter {
+        ConfigParameter(name: name, alias: alias, mutable: mutable, get: { String($0[keyPath: key]) }, set: { c, args in
+            guard args.count == 1 else { return "wrong number of arguments" }
+            guard let v = memory ? parseMemory(args[0]) : Int(args[0]) else {
+                return memory ? "argument must be a memory value" : "argument couldn't be parsed into an integer"
+            }
+            if v < min || v > max { return "argument must be between \(min) and \(max) inclusive" }
+            c[keyPath: key] = v
+            c.syncReactorSettings()
+            return nil
+        })
+    }
+
+    static func string(_ name: String, mutable: Bool = true, _ key: ReferenceWritableKeyPath<ServerConfig, String>) -> ConfigParameter {
+        ConfigParameter(name: name, alias: nil, mutable: mutable, get: { $0[keyPath: key] }, set: { c, args in
+            guard args.count == 1 else { return "wrong number of arguments" }
+            c[keyPath: key] = args[0]
+            return nil
+        })
+    }
+
+    static func boolean(_ name: String, mutable: Bool = true, _ key: ReferenceWritableKeyPath<ServerConfig, Bool>) -> ConfigParameter {
+        ConfigParameter(name: name, alias: nil, mutable: mutable, get: { $0[keyPath: key] ? "yes" : "no" }, set: { c, args in
+            guard args.count == 1 else { return "wrong number of arguments" }
+            switch args[0].lowercased() {
+            case "yes": c[keyPath: key] = true
+            case "no": c[keyPath: key] = false
+            default: return "argument must be 'yes' or 'no'"
+            }
+            return nil
+        })
+    }
+
+    static let all: [ConfigParameter] = [
+        integer("port", mutable: false, max: 65535, \.port),
+        ConfigParameter(name: "bind", alias: nil, mutable: false, get: { $0.bind.joined(separator: " ") }, set: { c, args in
+            guard !args.isEmpty else { return "wrong number of arguments" }
+            c.bind = args.flatMap { $0.split(separator: " ").map(String.init) }
+            return nil
+        }),
+        integer("databases", mutable: false, min: 1, max: Int(Int32.max), \.databases),
+        ConfigParameter(name: "loglevel", alias: nil, mutable: true, get: { $0.loglevel }, set: { c, args in
+            guard args.count == 1 else { return "wrong number of arguments" }
+            let v = args[0].lowercased()
+            guard ["debug", "verbose", "notice", "warning", "nothing"].contains(v) else {
+                return "argument(s) must be one of the following: debug, verbose, notice, warning, nothing"
+            }
+            c.loglevel = v
+            return nil
+        }),
+        string("logfile", mutable: false, \.logfile),
+        integer("reactors", mutable: false, min: 1, max: 64, \.reactors),
+        ConfigParameter(name: "replicaof", alias: "slaveof", mutable: false, get: { c in
+            c.replicaof.map { "\($0.host) \($0.port)" } ?? ""
+        }, set: { c, args in
+            guard args.count == 2 else { return "wrong number of arguments" }
+            if args[0].lowercased() == "no" && args[1].lowercased() == "one" { c.replicaof = nil; return nil }
+            guard let p = Int(args[1]), p > 0, p < 65536 else { return "Invalid master port" }
+            c.replicaof = (args[0], p)
+            return nil
+        }),
+        ConfigParameter(name: "save", alias: nil, mutable: true, get: { $0.save }, set: { c, args in
+            c.save = args.joined(separator: " ")
+            return nil
+        }),
+        boolean("appendonly", \.appendonly),
+        ConfigParameter(name: "dir", alias: nil, mutable: true, get: { c in
+            var buf = [CChar](repeating: 0, count: 4096)
+            return c.dir.isEmpty ? (getcwd(&buf, buf.count).map { String(cString: $0) } ?? "") : c.dir
+        }, set: { c, args in
+            guard args.count == 1 else { return "wrong number of arguments" }
+            if chdir(args[0]) != 0 { return "No such file or directory" }
+            c.dir = args[0]
+            return nil
+        }),
+        string("dbfilename", \.dbfilename),
+        integer("maxclients", min: 1, \.maxclients),
+        integer("proto-max-bulk-len", min: 1024 * 1024, memory: true, \.protoMaxBulkLength),
+        integer("client-query-buffer-limit", min: 1024 * 1024, memory: true, \.clientQueryBufferLimit),
+        ConfigParameter(name: "client-output-buffer-limit", alias: nil, mutable: true, get: { $0.clientOutputBufferLimit },
+                        set: { c, args in
+            let words = args.flatMap { $0.split(separator: " ").map(String.init) }
+            guard words.count % 4 == 0, !words.isEmpty else { return "Wrong number of arguments in buffer limit configuration." }
+            var current = c.clientOutputBufferLimit.split(separator: " ").map(String.init)
+            var i = 0
+            while i < words.count {
+                var cls = words[i].lowercased()
+                if cls == "replica" { cls = "slave" }
+                guard ["normal", "slave", "pubsub"].contains(cls) else { return "Invalid client class specified in buffer limit configuration." }
+                guard let hard = parseMemory(words[i + 1]), let soft = parseMemory(words[i + 2]), let secs = Int(words[i + 3]),
+                      hard >= 0, soft >= 0, secs >= 0 else {
+                    return "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                }
+                if let at = current.firstIndex(of: cls) {
+                    current[at + 1] = String(hard); current[at + 2] = String(soft); current[at + 3] = String(secs)
+                }
+                i += 4
+            }
+            c.clientOutputBufferLimit = current.joined(separator: " ")
+            c.syncReactorSettings()
+            return nil
+        }),
+        integer("hz", min: 1, max: 500, \.hz),
+        integer("tcp-backlog", mutable: false, \.tcpBacklog),
+        integer("timeout", \.timeout),
+        boolean("daemonize", mutable: false, \.daemonize),
+        string("pidfile", mutable: false, \.pidfile),
+        string("requirepass", mutable: false, \.requirepass),
+        integer("maxmemory", memory: true, \.maxmemory),
+        string("maxmemory-policy", \.maxmemoryPolicy),
+    ]
+
+    /// The parameters whose names match a CONFIG GET pattern, in table order.
+    static func matching(_ pattern: UnsafeRawBufferPointer) -> [ConfigParameter] {
+        all.filter { p in
+            var names = [p.name]
+            if let a = p.alias { names.append(a) }
+            return names.contains { n in
+                Array(n.utf8).withUnsafeBytes { stringMatch(pattern, $0, nocase: true) }
+            }
+        }
+    }
+}
+
+extension ServerConfig {
+    /// Copies settings the reactors enforce into their atomics.
+    func syncReactorSettings() {
+        guard let s = reactorSettings else { return }
+        s.maxClients.store(maxclients, ordering: .relaxed)
+        s.queryBufferLimit.store(clientQueryBufferLimit, ordering: .relaxed)
+        let (hard, soft, secs) = outputLimits(forClass: "normal")
+        s.outputHardLimit.store(hard, ordering: .relaxed)
+        s.outputSoftLimit.store(soft, ordering: .relaxed)
+        s.outputSoftSeconds.store(secs, ordering: .relaxed)
+    }
+}
+
+/// Redis's memtoll: "1gb", "512mb", "100k", "42".
+func parseMemory(_ text: String) -> Int? {
+    let lower = text.lowercased()
+    let units: [(String, Int)] = [("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10), ("g", 1_000_000_000),
+                                   ("m", 1_000_000), ("k", 1000), ("b", 1)]
+    for (suffix, mul) in units where lower.hasSuffix(suffix) {
+        guard let n = Int(lower.dropLast(suffix.count)) else { return nil }
+        return n * mul
+    }
+    return Int(lower)
+}
+
+extension String {
+    var trimmingWhitespace: String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" || f == "\r" || f == "\n" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\r" || l == "\n" { s.removeLast() }
+        return String(s)
+    }
+}
