@@ -64,6 +64,15 @@ final class CommandTable {
 
     func find(_ name: UnsafeRawBufferPointer) -> Command? { lookup.find(name) }
 
+    /// A command or "parent|sub" subcommand by name (COMMAND INFO / DOCS).
+    func findFull(_ name: UnsafeRawBufferPointer) -> Command? {
+        if let bar = name.firstIndex(of: UInt8(ascii: "|")) {
+            guard let parent = lookup.find(UnsafeRawBufferPointer(rebasing: name[..<bar])) else { return nil }
+            return parent.subcommandLookup?.find(UnsafeRawBufferPointer(rebasing: name[(bar + 1)...]))
+        }
+        return lookup.find(name)
+    }
+
     /// Finds and runs the command in `args`, replying with Redis's errors for unknown
     /// commands, unknown subcommands and wrong argument counts.
     @inline(__always)

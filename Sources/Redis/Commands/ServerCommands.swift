@@ -50,11 +50,11 @@ let serverCommands: [(String, CommandHandler)] = [
         }
         e.replyArrayHeader(a.count - 2)
         for i in 2..<a.count {
-            if let c = e.commands.find(a[i]) { e.replyRaw(c.specInfo) } else { e.replyNullArray() }
+            if let c = e.commands.findFull(a[i]) { e.replyRaw(c.specInfo) } else { e.replyNull() }
         }
     }),
     ("command|docs", { e, a in
-        let chosen: [Command] = a.count == 2 ? e.commands.all : (2..<a.count).compactMap { e.commands.find(a[$0]) }
+        let chosen: [Command] = a.count == 2 ? e.commands.all : (2..<a.count).compactMap { e.commands.findFull(a[$0]) }
         e.replyArrayHeader(chosen.count * 2)
         for c in chosen {
             e.replyBulk(c.name)
@@ -63,8 +63,10 @@ let serverCommands: [(String, CommandHandler)] = [
     }),
     ("command|list", { e, a in
         if a.count != 2 { e.replySyntaxError(); return }
-        e.replyArrayHeader(e.commands.all.count)
-        for c in e.commands.all { e.replyBulk(c.name) }
+        var names: [String] = []
+        for c in e.commands.all { names.append(c.name); names += c.subcommands.map(\.name) }
+        e.replyArrayHeader(names.count)
+        for n in names { e.replyBulk(n) }
     }),
     ("command|help", { e, _ in
         e.replyHelp("COMMAND", [
