@@ -142,6 +142,12 @@ CASES = {
         Sorted("KEYS", "nomatch*"), ("KEYS", "one"), ("KEYS", "ONE"), Sorted("KEYS", "[a-z]*"),
         Sorted("KEYS", "*[!]"), Sorted("KEYS", "h[llo"),
     ],
+    "scan_deterministic": [
+        ("SCAN", "0"), ("SCAN", "abc"), ("SCAN", "-1"), ("SCAN", "0", "COUNT", "0"),
+        ("SCAN", "0", "COUNT", "abc"), ("SCAN", "0", "BOGUS"), ("SCAN", "0", "MATCH"),
+        ("SET", "only", "1"), ("SCAN", "0"), ("SCAN", "0", "MATCH", "o*"), ("SCAN", "0", "MATCH", "x*"),
+        ("SCAN", "0", "TYPE", "string"), ("SCAN", "0", "TYPE", "list"), ("SCAN", "0", "COUNT", "1000"),
+    ],
     "randomkey_deterministic": [("RANDOMKEY",), ("SET", "only", "1"), ("RANDOMKEY",)],
     "rename": [
         ("RENAME", "nokey", "x"), ("RENAMENX", "nokey", "x"), ("SET", "a", "1"),
