@@ -1,0 +1,46 @@
+# Entry points for developers and CI. `make test` is what .ci/run runs.
+SWIFT      ?= swift
+PYTHON     ?= python3
+PORT       ?= 6379
+REACTORS   ?= 2
+BIN        := .build/release/swift-redis
+DEPS_STAMP := .build/.deps-ok
+
+.PHONY: all deps build run test unit tsan integration bench clean
+
+all: build
+
+# install-deps.sh is idempotent and cheap when everything is present; the stamp keeps
+# repeated `make` calls from even running it, and is dropped by `make clean`.
+$(DEPS_STAMP): scripts/install-deps.sh
+	bash scripts/install-deps.sh
+	@mkdir -p $(dir $@) && touch $@
+
+deps: $(DEPS_STAMP)
+
+build: deps
+	$(SWIFT) build -c release
+
+run: build
+	exec $(BIN) --port $(PORT) --bind 127.0.0.1 --reactors $(REACTORS) --save '' --appendonly no
+
+unit: deps
+	$(SWIFT) test
+
+# The SPSC stress test under ThreadSanitizer, in its own scratch path so the instrumented
+# build does not invalidate the normal one.
+tsan: deps
+	$(SWIFT) test --sanitize=thread --filter SPSC --scratch-path .build/tsan
+
+# Integration tests run the release binary ($(BIN)) unless SERVER_CMD says otherwise.
+# pytest exits 5 when it collected nothing: that is a failure here, as is any other non-zero.
+integration: build
+	$(PYTHON) -m pytest -q -p no:cacheprovider Tests/Integration
+
+test: build unit tsan integration
+
+bench: deps
+	bash Bench/run.sh
+
+clean:
+	rm -rf .build
