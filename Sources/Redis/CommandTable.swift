@@ -78,6 +78,10 @@ final class CommandTable {
     @inline(__always)
     func dispatch(_ e: Engine, _ args: Arguments) {
         guard var cmd = lookup.find(args[0]) else {
+            if args[0].equalsIgnoringCase("host:") || args[0].equalsIgnoringCase("post") {
+                e.rejectCrossProtocolAttack()
+                return
+            }
             e.replyUnknownCommand(args)
             return
         }
@@ -89,7 +93,8 @@ final class CommandTable {
             }
             guard let sub = cmd.subcommandLookup!.find(args[1]) else {
                 cmd.rejectedCalls += 1
-                e.replyError("ERR unknown subcommand '\(truncatedForError(args[1], 128))'. Try \(cmd.name.uppercased()) HELP.")
+                e.replyError(bytes: Array("ERR unknown subcommand '".utf8) + truncatedForError(args[1], 128)
+                    + "'. Try \(cmd.name.uppercased()) HELP.")
                 return
             }
             cmd = sub
@@ -116,27 +121,37 @@ final class CommandTable {
 
 extension Engine {
     /// "-ERR unknown command 'x', with args beginning with: 'a' 'b' " exactly as Redis
-    /// 7.0 words it, including its 128-byte truncation of the name and of the args.
+    /// 7.0 words it, including its 128-byte truncation of the name and of the args. Built
+    /// from bytes: arguments need not be UTF-8 and are echoed as sent.
     func replyUnknownCommand(_ args: Arguments) {
         stats.rejectedCalls += 1
-        var text = "ERR unknown command '\(truncatedForError(args[0], 128))', with args beginning with: "
+        var text = Array("ERR unknown command '".utf8)
+        text += truncatedForError(args[0], 128)
+        text += Array("', with args beginning with: ".utf8)
         var listed = 0   // bytes of the args part so far (Redis's sdslen(args))
         var i = 1
         while i < args.count && listed < 128 {
-            let part = "'\(truncatedForError(args[i], 128 - listed))' "
+            let part = truncatedForError(args[i], 128 - listed)
+            text.append(UInt8(ascii: "'"))
             text += part
-            listed += part.utf8.count
+            text += [UInt8(ascii: "'"), UInt8(ascii: " ")]
+            listed += part.count + 3
             i += 1
         }
-        replyError(text)
+        replyError(bytes: text)
     }
 }
 
 /// At most `limit` bytes of `bytes`, cut at the first NUL as C's "%.*s" would.
-func truncatedForError(_ bytes: UnsafeRawBufferPointer, _ limit: Int) -> String {
+func truncatedForError(_ bytes: UnsafeRawBufferPointer, _ limit: Int) -> [UInt8] {
     var n = 0
     while n < bytes.count && n < limit && bytes[n] != 0 { n += 1 }
-    return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<n]), as: UTF8.self)
+    return Array(bytes[0..<n])
+}
+
+extension Array where Element == UInt8 {
+    /// For building error texts from argument bytes.
+    static func + (lhs: [UInt8], rhs: String) -> [UInt8] { lhs + Array(rhs.utf8) }
 }
 
 /// Case-insensitive lookup of short ASCII names (command and subcommand names): open

@@ -216,6 +216,14 @@ public final class Engine: @unchecked Sendable {
         staging[c.reactor].control(kind: ReplyRecord.closeAfterWrite, token: c.token)
     }
 
+    /// A "POST" or "Host:" command is an HTTP request smuggled to this port (a browser
+    /// made to talk to it): close without a reply, like Redis's securityWarningCommand.
+    func rejectCrossProtocolAttack() {
+        logger.warning("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection aborted.")
+        client.closing = true
+        staging[client.reactor].control(kind: ReplyRecord.closeNow, token: client.token)
+    }
+
     /// Every connected client, ordered by id (CLIENT LIST).
     var allClients: [Client] { clientsByID.values.sorted { $0.id < $1.id } }
 

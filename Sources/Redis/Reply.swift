@@ -42,8 +42,10 @@ extension Engine {
         countError(UnsafeRawBufferPointer(start: message.utf8Start, count: message.utf8CodeUnitCount))
     }
 
-    func replyError(_ message: String) {
-        var bytes = Array(message.utf8)
+    func replyError(_ message: String) { replyError(bytes: Array(message.utf8)) }
+
+    func replyError(bytes message: [UInt8]) {
+        var bytes = message
         for i in bytes.indices where bytes[i] == 13 || bytes[i] == 10 { bytes[i] = 32 }
         out.pointee.buffer.appendByte(UInt8(ascii: "-"))
         replyRaw(bytes)

@@ -46,7 +46,7 @@ extension Engine {
                 newName = a[j + 1]
                 j += 2
             } else {
-                replyError("ERR Syntax error in HELLO option '\(truncatedForError(a[j], 128))'")
+                replyError(bytes: Array("ERR Syntax error in HELLO option '".utf8) + truncatedForError(a[j], 128) + "'")
                 return
             }
         }

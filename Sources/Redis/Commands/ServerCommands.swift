@@ -122,7 +122,8 @@ extension Engine {
             activeExpireEnabled = parseInteger(a[2]) != 0
             replyOK()
         } else {
-            replyError("ERR Unknown subcommand or wrong number of arguments for '\(truncatedForError(a[1], 128))'. Try DEBUG HELP.")
+            replyError(bytes: Array("ERR Unknown subcommand or wrong number of arguments for '".utf8)
+                + truncatedForError(a[1], 128) + "'. Try DEBUG HELP.")
         }
     }
 
