@@ -30,6 +30,8 @@ public final class Engine: @unchecked Sendable {
     var client: Client!
     /// Its database.
     var db: Database!
+    /// Whether it speaks RESP3 (HELLO 3).
+    var resp3 = false
     /// Where its replies go: the staging of its reactor.
     var out: UnsafeMutablePointer<ReplyStaging>
     /// Wall-clock milliseconds, read once per batch like Redis's cached mstime.
@@ -183,6 +185,7 @@ public final class Engine: @unchecked Sendable {
     private func execute(_ c: Client, _ args: Arguments) {
         if args.count == 0 { return }
         client = c
+        resp3 = c.protocolVersion == 3
         db = databases[c.db]
         c.lastInteraction = now
         commands.dispatch(self, args)

@@ -19,8 +19,28 @@ extension Engine {
     }
 
     @inline(__always) func replyOK() { replyRaw("+OK\r\n") }
-    @inline(__always) func replyNull() { replyRaw("$-1\r\n") }
-    @inline(__always) func replyNullArray() { replyRaw("*-1\r\n") }
+    /// The null bulk string ("$-1" in RESP2, "_" in RESP3).
+    @inline(__always) func replyNull() { if resp3 { replyRaw("_\r\n") } else { replyRaw("$-1\r\n") } }
+    /// The null array ("*-1" in RESP2, "_" in RESP3).
+    @inline(__always) func replyNullArray() { if resp3 { replyRaw("_\r\n") } else { replyRaw("*-1\r\n") } }
+
+    /// A map of `n` pairs: "%n" in RESP3, a flat array of 2n elements in RESP2.
+    func replyMapHeader(_ n: Int) {
+        if resp3 { prefixedLength(UInt8(ascii: "%"), n) } else { prefixedLength(UInt8(ascii: "*"), 2 * n) }
+    }
+
+    /// Text meant for people (INFO, CLIENT LIST): a verbatim string "=len\r\ntxt:..." in
+    /// RESP3, a bulk string in RESP2.
+    func replyVerbatim(_ text: String) {
+        guard resp3 else { replyBulk(text); return }
+        var t = text
+        t.withUTF8 { u in
+            prefixedLength(UInt8(ascii: "="), u.count + 4)
+            out.pointee.buffer.append("txt:" as StaticString)
+            out.pointee.buffer.append(UnsafeRawBufferPointer(u))
+            out.pointee.buffer.append("\r\n" as StaticString)
+        }
+    }
     @inline(__always) func replyEmptyArray() { replyRaw("*0\r\n") }
 
     /// "+<text>\r\n" for a text without CR/LF.

@@ -21,8 +21,8 @@ let connectionCommands: [(String, CommandHandler)] = [
 ]
 
 extension Engine {
-    /// HELLO [protover [AUTH user pass] [SETNAME name]]: RESP2 only for now; 3 is refused
-    /// with -NOPROTO, which clients take as "stay on RESP2".
+    /// HELLO [protover [AUTH user pass] [SETNAME name]]: switches the connection to RESP2
+    /// or RESP3 and describes the server.
     func hello(_ a: Arguments) {
         var version = client.protocolVersion
         if a.count >= 2 {
@@ -50,16 +50,13 @@ extension Engine {
                 return
             }
         }
-        if version == 3 {
-            replyError("NOPROTO unsupported protocol version")
-            return
-        }
         if let newName {
             guard validClientName(newName) else { return }
             client.name = Array(newName)
         }
         client.protocolVersion = version
-        replyArrayHeader(14)
+        resp3 = version == 3
+        replyMapHeader(7)
         replyBulk("server"); replyBulk("redis")
         replyBulk("version"); replyBulk(redisCompatibleVersion)
         replyBulk("proto"); replyInteger(version)

@@ -27,7 +27,7 @@ extension Engine {
             if !text.isEmpty { text += "\r\n" }
             text += infoSection(name)
         }
-        replyBulk(text)
+        replyVerbatim(text)
     }
 
     private func infoSection(_ name: String) -> String {

@@ -154,7 +154,7 @@ extension Engine {
                 matched.append(p)
             }
         }
-        replyArrayHeader(matched.count * 2)
+        replyMapHeader(matched.count)
         for p in matched {
             // An alias asked for by name is answered under that name, like Redis.
             var name = p.name
