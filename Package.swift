@@ -39,6 +39,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "keyspace-bench",
+            dependencies: ["Redis", "Reactor", .product(name: "Logging", package: "swift-log")],
+            path: "Bench/KeyspaceBench",
+            swiftSettings: strict
+        ),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"], swiftSettings: strict),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "Reactor"], swiftSettings: strict),
     ]

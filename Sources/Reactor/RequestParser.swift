@@ -38,7 +38,7 @@ public struct RequestSink {
     @usableFromInline let ring: SPSCByteRing
     @usableFromInline let token: UInt64
 
-    @inlinable init(ring: SPSCByteRing, token: UInt64) {
+    @inlinable public init(ring: SPSCByteRing, token: UInt64) {
         self.ring = ring
         self.token = token
     }

@@ -82,14 +82,7 @@ public final class Engine: @unchecked Sendable {
     public func run() {
         while !shutdownRequested {
             checkTerminationSignal()
-            now = wallClockMilliseconds()
-            var worked = false
-            for r in channels.indices {
-                if processRequests(reactor: r) { worked = true }
-            }
-            for r in channels.indices where !staging[r].isEmpty {
-                flushReplies(reactor: r)
-            }
+            let worked = runBatch()
             let mono = monotonicMilliseconds()
             if mono >= nextCron {
                 cron()
@@ -108,6 +101,21 @@ public final class Engine: @unchecked Sendable {
             doorbell.wait(timeoutMs: Int32(clamping: wait))
             doorbell.awake()
         }
+    }
+
+    /// One turn of the loop's work: every reactor's published requests executed, their
+    /// replies moved to the reply rings. Returns true if any request was taken. Public to
+    /// the package so the keyspace microbenchmark can drive the engine without reactors.
+    package func runBatch() -> Bool {
+        now = wallClockMilliseconds()
+        var worked = false
+        for r in channels.indices {
+            if processRequests(reactor: r) { worked = true }
+        }
+        for r in channels.indices where !staging[r].isEmpty {
+            flushReplies(reactor: r)
+        }
+        return worked
     }
 
     private func hasWork() -> Bool {
