@@ -1,7 +1,4 @@
 // Temporary definitions until the branches that implement them are merged.
-let clientCommands: [(String, CommandHandler)] = []
-let keyCommands: [(String, CommandHandler)] = []
-let expireCommands: [(String, CommandHandler)] = []
 
 struct CommandFlags: OptionSet { let rawValue: UInt32 }
 struct GeneratedCommandSpec {
@@ -27,6 +24,5 @@ let generatedCommandSpecs: [GeneratedCommandSpec] = {
     }
     return top.keys.sorted().map { .init(name: $0, arity: -1, flags: [], firstKey: 0, lastKey: 0, keyStep: 0, info: "", docs: "", subcommands: top[$0]!) }
 }()
-func stringMatch(_ pattern: UnsafeRawBufferPointer, _ string: UnsafeRawBufferPointer, nocase: Bool) -> Bool { false }
 func formatLongDouble(_ v: Float80, humanFriendly: Bool) -> [UInt8] { [] }
 func parseLongDouble(_ s: UnsafeRawBufferPointer) -> Float80? { nil }
