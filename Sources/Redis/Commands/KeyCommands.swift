@@ -266,8 +266,9 @@ extension Engine {
 
     /// A database index argument (COPY's DB, MOVE): getIntFromObjectOrReply, then range.
     func databaseArgument(_ bytes: UnsafeRawBufferPointer) -> Database? {
-        guard let n = parseInteger(bytes), n >= Int(Int32.min), n <= Int(Int32.max) else {
-            replyNotInteger()
+        guard let n = integerArgument(bytes) else { return nil }
+        guard n >= Int(Int32.min) && n <= Int(Int32.max) else {
+            replyError("ERR value is out of range, value must between -2147483648 and 2147483647")
             return nil
         }
         guard n >= 0 && n < databases.count else {
