@@ -14,7 +14,7 @@ final class Database {
     func lookup(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Int64, stats: inout ServerStats) -> KeyTable.Link? {
         guard let link = table.find(key, hash: hash) else { return nil }
         let e = Entry(link.pointee!)
-        if e.isVolatile && e.expireAt <= now {
+        if e.isVolatile && e.expireAt < now {   // Redis: expired once now > when
             table.remove(at: link)
             stats.expiredKeys += 1
             return nil

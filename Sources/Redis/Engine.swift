@@ -267,7 +267,7 @@ public final class Engine: @unchecked Sendable {
                     let n = d.table.volatileCount
                     if n == 0 { break }
                     let e = d.table.volatileEntry(Int.random(in: 0..<n, using: &rng))
-                    if e.expireAt <= now {
+                    if e.expireAt < now {
                         d.deleteExpired(e, hasher: hasher)
                         stats.expiredKeys += 1
                         expired += 1

@@ -73,9 +73,9 @@ struct ReplyStaging {
         let chunkMax = ring.maxPayload - 8
         while buffer.readable >= ReplyStaging.headerSize {
             let h = buffer.readPointer
-            let token = h.load(as: UInt64.self)
-            let length = Int(h.load(fromByteOffset: 8, as: UInt32.self))
-            let kind = h.load(fromByteOffset: 12, as: UInt32.self)
+            let token = h.loadUnaligned(as: UInt64.self)   // records follow odd-length replies
+            let length = Int(h.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
+            let kind = h.loadUnaligned(fromByteOffset: 12, as: UInt32.self)
             if kind == ReplyRecord.data {
                 while sentOfFirst < length {   // (an empty record moves nothing)
                     let chunk = Swift.min(length - sentOfFirst, chunkMax)

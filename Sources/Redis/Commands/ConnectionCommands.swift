@@ -11,7 +11,11 @@ let connectionCommands: [(String, CommandHandler)] = [
         e.closeAfterReply(e.client)
     }),
     ("select", { e, a in
-        guard let n = parseInteger(a[1]), n >= Int(Int32.min), n <= Int(Int32.max) else { e.replyNotInteger(); return }
+        guard let n = parseInteger(a[1]) else { e.replyNotInteger(); return }
+        guard n >= Int(Int32.min), n <= Int(Int32.max) else {
+            e.replyError("ERR value is out of range, value must between -2147483648 and 2147483647")
+            return
+        }
         guard n >= 0 && n < e.databases.count else { e.replyError("ERR DB index is out of range"); return }
         e.client.db = n
         e.db = e.databases[n]

@@ -108,7 +108,7 @@ extension Engine {
         replyStatus("\(command) <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
         for l in lines { replyStatus(l) }
         replyStatus("HELP")
-        replyStatus("    Print this help.")
+        replyStatus("    Prints this help.")
     }
 
     /// DEBUG SLEEP <seconds> (blocks the keyspace thread, as in Redis) and
