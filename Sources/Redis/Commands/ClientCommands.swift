@@ -138,7 +138,7 @@ extension Engine {
         var id = 0
         var skipMe = true
         if a.count == 3 {
-            addr = truncatedForError(a[2], Int.max)
+            addr = String(decoding: truncatedForError(a[2], Int.max), as: UTF8.self)
             skipMe = false
         } else if a.count > 3 {
             var i = 2
@@ -153,18 +153,18 @@ extension Engine {
                     id = n
                 } else if o.equalsIgnoringCase("type") && more {
                     guard let t = ClientType(name: a[i + 1]) else {
-                        replyError("ERR Unknown client type '\(truncatedForError(a[i + 1], Int.max))'")
+                        replyError("ERR Unknown client type '\(String(decoding: truncatedForError(a[i + 1], Int.max), as: UTF8.self))'")
                         return
                     }
                     type = t
                 } else if o.equalsIgnoringCase("addr") && more {
-                    addr = truncatedForError(a[i + 1], Int.max)
+                    addr = String(decoding: truncatedForError(a[i + 1], Int.max), as: UTF8.self)
                 } else if o.equalsIgnoringCase("laddr") && more {
-                    laddr = truncatedForError(a[i + 1], Int.max)
+                    laddr = String(decoding: truncatedForError(a[i + 1], Int.max), as: UTF8.self)
                 } else if o.equalsIgnoringCase("user") && more {
                     // Only the default user exists, and every client is authenticated as it.
                     if !(a[i + 1].count == 7 && memcmp(a[i + 1].baseAddress!, "default", 7) == 0) {
-                        replyError("ERR No such user '\(truncatedForError(a[i + 1], Int.max))'")
+                        replyError("ERR No such user '\(String(decoding: truncatedForError(a[i + 1], Int.max), as: UTF8.self))'")
                         return
                     }
                 } else if o.equalsIgnoringCase("skipme") && more {
