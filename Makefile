@@ -1,4 +1,9 @@
 # Entry points for developers and CI. `make test` is what .ci/run runs.
+#   make run                     build and serve on 127.0.0.1:$(PORT)
+#   make test                    deps, release build, unit tests, TSan SPSC test, integration tests
+#   make integration SERVER_CMD='redis-server --port {port} --save "" --appendonly no'
+#                                the integration suite against real Redis (checks the tests)
+#   make bench                   throughput vs redis-server (Bench/run.sh)
 SWIFT      ?= swift
 PYTHON     ?= python3
 PORT       ?= 6379
@@ -28,8 +33,11 @@ unit: deps
 	$(SWIFT) test
 
 # The SPSC stress test under ThreadSanitizer, in its own scratch path so the instrumented
-# build does not invalidate the normal one.
+# build does not invalidate the normal one. `swift test --filter` exits 0 when nothing matches,
+# so first make sure an SPSC test exists: a missing stress test must not pass as a green run.
 tsan: deps
+	$(SWIFT) test --sanitize=thread --scratch-path .build/tsan --list-tests | grep -q SPSC \
+	    || { echo "make tsan: no test matches SPSC" >&2; exit 1; }
 	$(SWIFT) test --sanitize=thread --filter SPSC --scratch-path .build/tsan
 
 # Integration tests run the release binary ($(BIN)) unless SERVER_CMD says otherwise.

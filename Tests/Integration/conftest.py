@@ -74,8 +74,11 @@ class Server:
                 if self.ping():
                     return self
                 time.sleep(0.05)
-            last = "exited with %s" % self.proc.poll() if self.proc.poll() is not None else "no PONG in %.0fs" % START_TIMEOUT
+            exited = self.proc.poll() is not None
+            last = "exited with %s" % self.proc.poll() if exited else "no PONG in %.0fs" % START_TIMEOUT
             self.kill()
+            if not exited:
+                break  # a server that hangs will hang again: do not wait three times
         raise RuntimeError("%s (%s) did not start: %s\n%s" % (self.name, " ".join(self.argv), last, self.log_tail()))
 
     def ping(self):
@@ -137,12 +140,19 @@ class _Holder:
 
     def __init__(self, template, name):
         self.template, self.name, self.server = template, name, None
+        self.start_error = None
 
     def get(self):
+        if self.start_error is not None:  # fail the module's other tests fast, same reason
+            raise RuntimeError(self.start_error)
         if self.server is None or not self.server.alive():
             if self.server is not None:
                 self.server.kill()
-            self.server = Server(self.template, self.name).start()
+            try:
+                self.server = Server(self.template, self.name).start()
+            except RuntimeError as e:
+                self.start_error = str(e)
+                raise
         return self.server
 
     def close(self):
