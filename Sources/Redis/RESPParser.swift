@@ -100,7 +100,7 @@ public final class RESPParser: RequestParser {
                     if cr + 1 >= n { return ParseOutcome(consumed: consumed, status: .needMore) }
                     if p[h] != UInt8(ascii: "$") {
                         return ParseOutcome(consumed: consumed, status: .protocolError(
-                            Array("-ERR Protocol error: expected '$', got '".utf8) + [p[h]] + Array("'\r\n".utf8)))
+                            Array("-ERR Protocol error: expected '$', got '".utf8) + [p[h] == 13 || p[h] == 10 ? 32 : p[h]] + Array("'\r\n".utf8)))
                     }
                     guard let length = parseInteger(p + h + 1, cr - h - 1), length >= 0, length <= maxBulkLength else {
                         return error(consumed, "invalid bulk length")

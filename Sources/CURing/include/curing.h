@@ -3,6 +3,13 @@
 #ifndef CURING_H
 #define CURING_H
 
+// liburing.h defines _XOPEN_SOURCE and _GNU_SOURCE before including glibc headers. If it
+// were the first include, this module would see glibc under different feature macros than
+// Swift's Glibc module does (fd_set's field is `fds_bits` instead of `__fds_bits`), and
+// clang rejects the two definitions as conflicting. Including a glibc header first fixes
+// the feature set (features.h runs once) to the one Glibc uses.
+#include <sys/select.h>
+#include <signal.h>
 #include <liburing.h>
 #include <sys/eventfd.h>
 
