@@ -87,8 +87,10 @@ final class KeyTable {
     /// Unlinks and frees the entry `link` points at.
     func remove(at link: Link) {
         let e = Entry(link.pointee!)
+        // Which table holds it must be decided while it is still chained.
+        let inTable1 = isInTable1(e)
         link.pointee = e.next
-        if isInTable1(e) { tables.1.used -= 1 } else { tables.0.used -= 1 }
+        if inTable1 { tables.1.used -= 1 } else { tables.0.used -= 1 }
         if e.isVolatile { removeVolatile(e) }
         entryBytes -= e.allocatedSize
         e.free()
@@ -196,9 +198,11 @@ final class KeyTable {
         let old = tables.0.slots!
         let newSlots = tables.1.slots!
         let newMask = tables.1.mask
+        let oldSize = tables.0.size
         while n > 0 && tables.0.used > 0 {
             while old[rehashIndex] == nil {
                 rehashIndex += 1
+                precondition(rehashIndex < oldSize, "key table count out of step with its buckets")
                 emptyVisits -= 1
                 if emptyVisits == 0 { return true }
             }

@@ -101,7 +101,7 @@ extension Engine {
         var text: [UInt8] = []
         if a.count == 4 && a[2].equalsIgnoringCase("type") {
             guard let t = ClientType(name: a[3]) else {
-                replyError("ERR Unknown client type '\(truncatedForError(a[3], Int.max))'")
+                replyError(bytes: Array("ERR Unknown client type '".utf8) + truncatedForError(a[3], Int.max) + "'")
                 return
             }
             type = t
@@ -153,7 +153,7 @@ extension Engine {
                     id = n
                 } else if o.equalsIgnoringCase("type") && more {
                     guard let t = ClientType(name: a[i + 1]) else {
-                        replyError("ERR Unknown client type '\(String(decoding: truncatedForError(a[i + 1], Int.max), as: UTF8.self))'")
+                        replyError(bytes: Array("ERR Unknown client type '".utf8) + truncatedForError(a[i + 1], Int.max) + "'")
                         return
                     }
                     type = t
@@ -164,7 +164,7 @@ extension Engine {
                 } else if o.equalsIgnoringCase("user") && more {
                     // Only the default user exists, and every client is authenticated as it.
                     if !(a[i + 1].count == 7 && memcmp(a[i + 1].baseAddress!, "default", 7) == 0) {
-                        replyError("ERR No such user '\(String(decoding: truncatedForError(a[i + 1], Int.max), as: UTF8.self))'")
+                        replyError(bytes: Array("ERR No such user '".utf8) + truncatedForError(a[i + 1], Int.max) + "'")
                         return
                     }
                 } else if o.equalsIgnoringCase("skipme") && more {

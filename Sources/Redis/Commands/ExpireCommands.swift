@@ -32,7 +32,7 @@ extension Engine {
             else if o.equalsIgnoringCase("gt") { gt = true }
             else if o.equalsIgnoringCase("lt") { lt = true }
             else {
-                replyError("ERR Unsupported option \(truncatedForError(o, Int.max))")
+                replyError(bytes: Array("ERR Unsupported option ".utf8) + truncatedForError(o, Int.max))
                 return
             }
             j += 1

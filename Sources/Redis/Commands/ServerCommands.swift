@@ -156,9 +156,13 @@ extension Engine {
         }
         replyMapHeader(matched.count)
         for p in matched {
-            // An alias asked for by name is answered under that name, like Redis.
-            var name = p.name
-            if let alias = p.alias, (2..<a.count).contains(where: { a[$0].string.lowercased() == alias }) { name = alias }
+            // A name asked for exactly (no glob characters) is answered as it was written,
+            // alias and letter case included, like Redis; a pattern match by its own name.
+            var name = Array(p.name.utf8)
+            for i in 2..<a.count where !a[i].contains(where: { $0 == 42 || $0 == 63 || $0 == 91 }) {
+                let asked = a[i].string.lowercased()
+                if asked == p.name || asked == p.alias { name = Array(a[i]); break }
+            }
             replyBulk(name)
             replyBulk(p.get(config))
         }
