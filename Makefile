@@ -7,7 +7,7 @@
 SWIFT      ?= swift
 PYTHON     ?= python3
 PORT       ?= 6379
-REACTORS   ?= 2
+
 BIN        := .build/release/swift-redis
 DEPS_STAMP := .build/.deps-ok
 
@@ -27,7 +27,7 @@ build: deps
 	$(SWIFT) build -c release
 
 run: build
-	exec $(BIN) --port $(PORT) --bind 127.0.0.1 --reactors $(REACTORS) --save '' --appendonly no
+	exec $(BIN) --port $(PORT) --bind 127.0.0.1
 
 unit: deps
 	$(SWIFT) test
