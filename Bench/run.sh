@@ -11,7 +11,8 @@ harness=../shared/bench/vs_redis.py
 [ -f "$harness" ] || { echo "Bench/run.sh: $harness not found (shared/ must sit beside the repo)" >&2; exit 1; }
 
 swift build -c release
-server=".build/release/swift-redis --port {port} --bind 127.0.0.1 --save '' --appendonly no"
+# Absolute: the harness starts servers from a scratch directory of its own.
+server="$PWD/.build/release/swift-redis --port {port} --bind 127.0.0.1 --save '' --appendonly no"
 out="/tmp/swift-redis-bench-$(date +%Y%m%d-%H%M%S).txt"
 tests=ping_inline,ping_mbulk,set,get,incr,mset
 
@@ -24,6 +25,8 @@ tests=ping_inline,ping_mbulk,set,get,incr,mset
     python3 "$harness" --server "$server" --tests "$tests" --pipeline 1,16 --clients 50 "$@" || status=$?
     echo "## 1 client, pipeline 1"
     python3 "$harness" --server "$server" --tests "$tests" --pipeline 1 --clients 1 "$@" || status=$?
+    echo "## keyspace thread alone (pre-parsed GET/SET batches, no network)"
+    swift build -c release --product keyspace-bench >/dev/null && .build/release/keyspace-bench 3000000
     echo "exit status $status"
     exit "$status"
 } 2>&1 | tee "$out"
