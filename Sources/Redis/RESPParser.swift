@@ -1,5 +1,6 @@
 import Glibc
 import Reactor
+import Synchronization
 
 /// Frames RESP2 requests (multibulk and inline) into the engine's request encoding:
 ///
@@ -14,7 +15,7 @@ import Reactor
 public final class RESPParser: RequestParser {
     /// Longest inline command or `*`/`$` header line (PROTO_INLINE_MAX_SIZE).
     static let inlineMax = 64 * 1024
-    let maxBulkLength: Int
+    let limits: ProtocolLimits
 
     // State of a multibulk command in progress, relative to its first byte.
     private var expectedArgs = 0          // 0: not inside a multibulk command
@@ -23,8 +24,8 @@ public final class RESPParser: RequestParser {
     private var spans: [(offset: Int, length: Int)] = []
     private var argumentBytes = 0
 
-    public init(maxBulkLength: Int) {
-        self.maxBulkLength = maxBulkLength
+    public init(limits: ProtocolLimits) {
+        self.limits = limits
         spans.reserveCapacity(8)
     }
 
@@ -102,7 +103,8 @@ public final class RESPParser: RequestParser {
                         return ParseOutcome(consumed: consumed, status: .protocolError(
                             Array("-ERR Protocol error: expected '$', got '".utf8) + [p[h] == 13 || p[h] == 10 ? 32 : p[h]] + Array("'\r\n".utf8)))
                     }
-                    guard let length = parseInteger(p + h + 1, cr - h - 1), length >= 0, length <= maxBulkLength else {
+                    guard let length = parseInteger(p + h + 1, cr - h - 1), length >= 0,
+                          length <= limits.maxBulkLength.load(ordering: .relaxed) else {
                         return error(consumed, "invalid bulk length")
                     }
                     bulkLength = length
@@ -264,8 +266,16 @@ func splitInlineArguments(_ line: UnsafeBufferPointer<UInt8>) -> [[UInt8]]? {
 }
 
 /// Makes one `RESPParser` per connection.
+/// Limits every connection's parser reads live, so CONFIG SET proto-max-bulk-len applies to
+/// open connections at once. Relaxed: a lone value, nothing else is published with it.
+public final class ProtocolLimits: Sendable {
+    public let maxBulkLength: Atomic<Int>
+    public init(maxBulkLength: Int) { self.maxBulkLength = Atomic(maxBulkLength) }
+}
+
 public struct RESPParserFactory: RequestParserFactory {
-    public let maxBulkLength: Int
-    public init(maxBulkLength: Int) { self.maxBulkLength = maxBulkLength }
-    public func makeParser() -> RequestParser { RESPParser(maxBulkLength: maxBulkLength) }
+    public let limits: ProtocolLimits
+    public init(limits: ProtocolLimits) { self.limits = limits }
+    public init(maxBulkLength: Int) { limits = ProtocolLimits(maxBulkLength: maxBulkLength) }
+    public func makeParser() -> RequestParser { RESPParser(limits: limits) }
 }

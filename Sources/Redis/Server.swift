@@ -42,7 +42,7 @@ public enum Server {
         let group: ReactorGroup
         do {
             group = try ReactorGroup(channels: channels, settings: settings, engineDoorbell: doorbell,
-                                     parserFactory: RESPParserFactory(maxBulkLength: config.protoMaxBulkLength),
+                                     parserFactory: RESPParserFactory(limits: config.protocolLimits),
                                      options: ReactorOptions(), listeners: listeners, logger: logger)
         } catch {
             listeners.forEach { close($0) }

@@ -30,6 +30,8 @@ public final class ServerConfig: @unchecked Sendable {
     public var maxmemory = 0
     public var maxmemoryPolicy = "noeviction"
 
+    /// Read live by every connection's parser.
+    public let protocolLimits = ProtocolLimits(maxBulkLength: 512 * 1024 * 1024)
     /// Set once the server runs, for CONFIG SET of settings the reactors read.
     var reactorSettings: ReactorSettings?
 
@@ -233,6 +235,7 @@ struct ConfigParameter {
 extension ServerConfig {
     /// Copies settings the reactors enforce into their atomics.
     func syncReactorSettings() {
+        protocolLimits.maxBulkLength.store(protoMaxBulkLength, ordering: .relaxed)
         guard let s = reactorSettings else { return }
         s.maxClients.store(maxclients, ordering: .relaxed)
         s.queryBufferLimit.store(clientQueryBufferLimit, ordering: .relaxed)

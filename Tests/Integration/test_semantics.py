@@ -378,3 +378,16 @@ def test_shutdown_bad_option_keeps_running(fresh_server):
         assert c.call("SHUTDOWN", "BOGUS") == b"-ERR syntax error\r\n"
         assert c.call("PING") == b"+PONG\r\n"
     assert srv.alive()
+
+
+def test_proto_max_bulk_len_applies_to_open_connections(server):
+    # CONFIG SET proto-max-bulk-len takes effect at once, on the connection that set it too.
+    with server.conn() as c:
+        assert c.call("CONFIG", "SET", "proto-max-bulk-len", "1mb") == b"+OK\r\n"
+        c.send(b"*2\r\n$4\r\nECHO\r\n$2000000\r\n")
+        assert c.read_reply() == b"-ERR Protocol error: invalid bulk length\r\n"
+    with server.conn() as c:
+        assert c.call("CONFIG", "SET", "proto-max-bulk-len", "512mb") == b"+OK\r\n"
+        big = b"x" * 2_000_000
+        c.send(b"*2\r\n$4\r\nECHO\r\n$%d\r\n%s\r\n" % (len(big), big))
+        assert c.read_reply() == b"$%d\r\n%s\r\n" % (len(big), big)

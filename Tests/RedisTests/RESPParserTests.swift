@@ -36,7 +36,7 @@ final class ParserDriver {
     }
 
     func run(_ stream: UnsafeRawBufferPointer, cuts: [Int], expected: [[[UInt8]]]? = nil) -> ParsedStream {
-        let parser = RESPParser(maxBulkLength: maxBulkLength)
+        let parser = RESPParser(limits: ProtocolLimits(maxBulkLength: maxBulkLength))
         var result = ParsedStream()
         var start = 0                       // first unconsumed byte
         var delivered = 0
