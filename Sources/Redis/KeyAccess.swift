@@ -17,12 +17,6 @@ extension Engine {
         return nil
     }
 
-    /// A live key for reading without touching the hit/miss counters.
-    @inline(__always)
-    func lookupQuiet(_ key: UnsafeRawBufferPointer) -> Entry? {
-        db.lookup(key, hash: hashKey(key), now: now, stats: &stats).map { Entry($0.pointee!) }
-    }
-
     /// The link to a live key, for changing it.
     @inline(__always)
     func lookupWrite(_ key: UnsafeRawBufferPointer, hash: UInt64) -> KeyTable.Link? {

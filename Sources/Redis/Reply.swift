@@ -170,10 +170,3 @@ func formatDecimal(_ n: Int64, into p: UnsafeMutableRawPointer) -> Int {
         return len
     }
 }
-
-/// The decimal form of `n` as bytes (rare paths).
-func decimalBytes(_ n: Int) -> [UInt8] {
-    [UInt8](unsafeUninitializedCapacity: 20) { b, count in
-        count = formatDecimal(Int64(n), into: UnsafeMutableRawPointer(b.baseAddress!))
-    }
-}
