@@ -4,6 +4,10 @@
 #   make integration SERVER_CMD='redis-server --port {port} --save "" --appendonly no'
 #                                the integration suite against real Redis (checks the tests)
 #   make bench                   throughput vs redis-server (Bench/run.sh)
+# A non-login shell may lack the toolchain's profile.d entry; fall back to where it is installed.
+ifeq ($(shell command -v swift 2>/dev/null),)
+  export PATH := $(PATH):/opt/swift/usr/bin
+endif
 SWIFT      ?= swift
 PYTHON     ?= python3
 PORT       ?= 6379
