@@ -24,6 +24,20 @@ final class Client {
     /// QUIT, CLIENT KILL or a protocol error: no more commands are executed.
     var closing = false
 
+    /// MULTI state and watched keys (Transactions.swift); nil for most clients.
+    var multiState: MultiState?
+    /// What a blocked client waits for (Blocking.swift).
+    var blockState: BlockState?
+    /// Subscribed channels and patterns (PubSub.swift).
+    var subscriptions: Subscriptions?
+    /// This connection is a replica of ours, or our master's link (Replication/).
+    var replicaLink: ReplicaLink?
+    /// Requests that arrived while the client was blocked, run in order once it is not.
+    var heldRequests: [OwnedArguments] = []
+    /// Blocked, or still working through requests held while it was: new requests queue
+    /// behind those so each connection's commands run in the order sent.
+    @inline(__always) var isHoldingRequests: Bool { blockState != nil || !heldRequests.isEmpty }
+
     init(id: Int, token: UInt64, reactor: Int, fd: Int32, peer: String, local: String, now: Int64) {
         self.id = id
         self.token = token

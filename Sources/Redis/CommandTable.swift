@@ -111,7 +111,10 @@ final class CommandTable {
         c.commandFailed = false
         cmd.calls += 1
         e.stats.totalCommands += 1
+        let dirtyBefore = e.dirty
+        e.propagationReplaced = false
         cmd.handler!(e, args)
+        if e.dirty != dirtyBefore { e.commandChangedData(cmd, args) }
         if c.commandFailed {
             cmd.failedCalls += 1
             e.stats.failedCalls += 1

@@ -5,18 +5,21 @@ import Reactor
 final class Database {
     let index: Int
     var table = KeyTable()
+    /// Told of every key deleted because it expired, before it goes (propagation as DEL,
+    /// WATCH). Set by the engine that owns this database.
+    var onExpired: (UnsafeRawBufferPointer, Int) -> Void = { _, _ in }
 
     init(index: Int) { self.index = index }
 
     /// Finds a live key: an expired one is deleted on the spot (lazy expiry) and reported
     /// missing. The returned link is valid until the table next changes.
     @inline(__always)
-    func lookup(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Int64, stats: inout ServerStats) -> KeyTable.Link? {
+    func lookup(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Int64) -> KeyTable.Link? {
         guard let link = table.find(key, hash: hash) else { return nil }
         let e = Entry(link.pointee!)
         if e.isVolatile && e.expireAt < now {   // Redis: expired once now > when
+            onExpired(e.key, index)
             table.remove(at: link)
-            stats.expiredKeys += 1
             return nil
         }
         return link
@@ -26,7 +29,10 @@ final class Database {
     func deleteExpired(_ e: Entry, hasher: KeyHasher) {
         let key = e.key
         let hash = hasher.hash(key)
-        if let link = table.find(key, hash: hash) { table.remove(at: link) }
+        if let link = table.find(key, hash: hash) {
+            onExpired(key, index)
+            table.remove(at: link)
+        }
     }
 
     /// Keys with an expiry, and their average remaining TTL (INFO keyspace).

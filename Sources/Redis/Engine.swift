@@ -52,6 +52,22 @@ public final class Engine: @unchecked Sendable {
     public var configFile = ""
     private var nextCron: Int64 = 0
 
+    /// Changes to the dataset since start (Redis's server.dirty): save points and
+    /// `commandChangedData` read it; handlers add to it (see WriteEffects.swift).
+    var dirty = 0
+    /// Set when the running command propagated a rewrite instead of its own arguments.
+    var propagationReplaced = false
+    /// MULTI/EXEC and WATCH (Transactions.swift).
+    var transactions = TransactionState()
+    /// Clients blocked on keys (Blocking.swift).
+    var blocking = BlockingState()
+    /// Channels and patterns (PubSub.swift).
+    var pubsub = PubSubState()
+    /// Role, backlog, replicas, link to a master (Replication/).
+    var replication = ReplicationState()
+    /// RDB snapshots: SAVE, BGSAVE, save points, loading (Persistence/).
+    var persistence = PersistenceState()
+
     public init(channels: [ReactorChannel], doorbell: Doorbell, settings: ReactorSettings, config: ServerConfig,
                 logger: Logger) {
         self.channels = channels
@@ -71,6 +87,9 @@ public final class Engine: @unchecked Sendable {
         var g = SystemRandomNumberGenerator()
         runID = (0..<40).map { _ in String(Int.random(in: 0..<16, using: &g), radix: 16) }.joined()
         applyLogLevel()
+        for d in databases {
+            d.onExpired = { [unowned self] key, index in self.keyExpired(key, database: index) }
+        }
     }
 
     /// Maps redis.conf's loglevel onto swift-log's levels.
@@ -145,14 +164,22 @@ public final class Engine: @unchecked Sendable {
                 switch kind {
                 case RequestRecord.request:
                     if let c = clientsBySlot[r][ConnectionToken(raw: token).slot], c.token == token, !c.closing {
-                        st.pointee.open(token: token)
-                        execute(c, Arguments(encoding: base + 8))
+                        if c.isHoldingRequests {
+                            c.heldRequests.append(OwnedArguments(Arguments(encoding: base + 8)))
+                        } else {
+                            st.pointee.open(token: token)
+                            execute(c, Arguments(encoding: base + 8))
+                        }
                     }
                 case RequestRecord.requestOutOfLine:
                     let block = UnsafeMutableRawPointer(bitPattern: UInt(base.load(fromByteOffset: 8, as: UInt64.self)))!
                     if let c = clientsBySlot[r][ConnectionToken(raw: token).slot], c.token == token, !c.closing {
-                        st.pointee.open(token: token)
-                        execute(c, Arguments(encoding: UnsafeRawPointer(block)))
+                        if c.isHoldingRequests {
+                            c.heldRequests.append(OwnedArguments(Arguments(encoding: UnsafeRawPointer(block))))
+                        } else {
+                            st.pointee.open(token: token)
+                            execute(c, Arguments(encoding: UnsafeRawPointer(block)))
+                        }
                     }
                     free(block)
                 case RequestRecord.open:
@@ -189,8 +216,10 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
+    /// Runs one command of `c` with its replies going to `c` (its reactor's staging).
+    /// Also used for requests held back while `c` was blocked.
     @inline(__always)
-    private func execute(_ c: Client, _ args: Arguments) {
+    func execute(_ c: Client, _ args: Arguments) {
         if args.count == 0 { return }
         client = c
         resp3 = c.protocolVersion == 3
@@ -217,8 +246,32 @@ public final class Engine: @unchecked Sendable {
     private func closeClient(reactor r: Int, token: UInt64) {
         let slot = ConnectionToken(raw: token).slot
         guard let c = clientsBySlot[r][slot], c.token == token else { return }
+        clientWillClose(c)
         clientsBySlot[r][slot] = nil
         clientsByID[c.id] = nil
+    }
+
+    /// Runs `body` with replies going to `target` (a pub/sub message, an unblocked client's
+    /// reply, a replica's stream), then points them back at the running command's client.
+    func withReplies(to target: Client, _ body: () -> Void) {
+        let savedOut = out
+        let savedResp3 = resp3
+        out = staging + target.reactor
+        out.pointee.open(token: target.token)
+        resp3 = target.protocolVersion == 3
+        body()
+        out = savedOut
+        resp3 = savedResp3
+        if let c = client, !c.closing { out.pointee.open(token: c.token) }
+    }
+
+    /// Drops what other subsystems hold for a client that is going away.
+    func clientWillClose(_ c: Client) {
+        if c.multiState != nil { transactionsClientClosed(c) }
+        if c.blockState != nil { blockingClientClosed(c) }
+        if c.subscriptions != nil { pubsubClientClosed(c) }
+        if c.replicaLink != nil { replicationClientClosed(c) }
+        c.heldRequests.removeAll()
     }
 
     /// Asks the client's reactor to close it once its pending replies are written.
@@ -269,7 +322,6 @@ public final class Engine: @unchecked Sendable {
                     let e = d.table.volatileEntry(Int.random(in: 0..<n, using: &rng))
                     if e.expireAt < now {
                         d.deleteExpired(e, hasher: hasher)
-                        stats.expiredKeys += 1
                         expired += 1
                     }
                 }

@@ -9,7 +9,7 @@ extension Engine {
     /// A live key for reading; counts keyspace_hits / keyspace_misses.
     @inline(__always)
     func lookupRead(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Entry? {
-        if let link = db.lookup(key, hash: hash, now: now, stats: &stats) {
+        if let link = db.lookup(key, hash: hash, now: now) {
             stats.keyspaceHits += 1
             return Entry(link.pointee!)
         }
@@ -20,7 +20,7 @@ extension Engine {
     /// The link to a live key, for changing it.
     @inline(__always)
     func lookupWrite(_ key: UnsafeRawBufferPointer, hash: UInt64) -> KeyTable.Link? {
-        db.lookup(key, hash: hash, now: now, stats: &stats)
+        db.lookup(key, hash: hash, now: now)
     }
 
     /// Stores `value` as `key`'s string value, replacing what `link` points at (or adding
@@ -55,6 +55,7 @@ extension Engine {
     private func prepareStringEntry(_ key: UnsafeRawBufferPointer, hash: UInt64, valueLength: Int,
                                     encoding: StringEncoding, at link: KeyTable.Link?,
                                     keepTTL: Bool, expireAt: Int64?) -> Entry {
+        dirty += 1
         var deadline = expireAt
         if let link {
             let old = Entry(link.pointee!)
@@ -83,6 +84,7 @@ extension Engine {
     /// Sets or clears the TTL of the entry at `link`; returns the (possibly moved) entry.
     @discardableResult
     func setExpiry(at link: KeyTable.Link, _ expireAt: Int64?) -> Entry {
+        dirty += 1
         let e = Entry(link.pointee!)
         if let expireAt {
             let moved = e.isVolatile ? e : db.table.resize(at: link, valueLength: e.valueLength, volatile: true)
@@ -97,8 +99,48 @@ extension Engine {
     func deleteKey(_ key: UnsafeRawBufferPointer) -> Bool {
         guard let link = lookupWrite(key, hash: hashKey(key)) else { return false }
         db.table.remove(at: link)
+        dirty += 1
         return true
     }
+
+    /// Stores a value object (a list, hash, set, ...) as `key`'s value, replacing what
+    /// `link` points at or adding the key when nil. Like SET, the old TTL goes unless
+    /// `keepTTL`. The entry holds one retain of `object`.
+    func storeObject(_ key: UnsafeRawBufferPointer, hash: UInt64, type: ValueType, _ object: AnyObject,
+                     at link: KeyTable.Link?, keepTTL: Bool = false) {
+        dirty += 1
+        var deadline: Int64?
+        if let link, keepTTL {
+            let old = Entry(link.pointee!)
+            if old.isVolatile { deadline = old.expireAt }
+        }
+        let e = Entry.allocate(key: key, hash: hash, valueLength: MemoryLayout<UnsafeRawPointer>.size, type: type,
+                               encoding: 0, volatile: deadline != nil)
+        if let deadline { e.expireAt = deadline }
+        e.valuePointer.storeBytes(of: Unmanaged.passRetained(object).toOpaque(), as: UnsafeMutableRawPointer.self)
+        if let link { db.table.replace(at: link, with: e) } else { db.table.insert(e, hash: hash) }
+    }
+
+    /// The value object of a live key of type `type`, for reading. Replies WRONGTYPE and
+    /// returns `.wrongType` when the key holds another type.
+    @inline(__always)
+    func lookupObject<T: AnyObject>(_ key: UnsafeRawBufferPointer, hash: UInt64, type: ValueType,
+                                    as: T.Type) -> ObjectLookup<T> {
+        guard let e = lookupRead(key, hash: hash) else { return .missing }
+        guard e.type == type else { replyWrongType(); return .wrongType }
+        return .found(unsafeDowncast(e.object, to: T.self), e)
+    }
+}
+
+/// The answer of `lookupObject`.
+enum ObjectLookup<T: AnyObject> {
+    case missing
+    /// WRONGTYPE has been replied.
+    case wrongType
+    case found(T, Entry)
+}
+
+extension Engine {
 
     /// Parses an integer argument, or replies Redis's "not an integer" error.
     @inline(__always)

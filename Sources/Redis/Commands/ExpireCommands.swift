@@ -75,8 +75,12 @@ extension Engine {
 
         if when <= now {
             db.table.remove(at: link)   // a time in the past deletes the key
+            dirty += 1
+            propagateInstead([Array("DEL".utf8), Array(key)])
         } else {
             setExpiry(at: link, when)
+            // Replicas must expire at the same instant, whatever their clock says now.
+            propagateInstead([Array("PEXPIREAT".utf8), Array(key), Array(String(when).utf8)])
         }
         replyInteger(1)
     }

@@ -117,8 +117,8 @@ extension Engine {
     func deleteExpiredEntry(_ e: Entry) {
         let key = e.key
         if let link = db.table.find(key, hash: hashKey(key)) {
+            keyExpired(key, database: db.index)
             db.table.remove(at: link)
-            stats.expiredKeys += 1
         }
     }
 
@@ -261,6 +261,7 @@ extension Engine {
         let moved = entry.clone(key: dst, hash: dstHash, deep: false)
         if let dstLink { db.table.replace(at: dstLink, with: moved) } else { db.table.insert(moved, hash: dstHash) }
         if let link = db.table.find(src, hash: srcHash) { db.table.remove(at: link) }
+        dirty += 1
         if nx { replyInteger(1) } else { replyOK() }
     }
 
@@ -307,13 +308,15 @@ extension Engine {
             return
         }
         let dstHash = hashKey(dst)
-        let dstLink = target.lookup(dst, hash: dstHash, now: now, stats: &stats)
+        let dstLink = target.lookup(dst, hash: dstHash, now: now)
         if dstLink != nil && !replace {
             replyInteger(0)
             return
         }
         let copied = entry.clone(key: dst, hash: dstHash, deep: true)
         if let dstLink { target.table.replace(at: dstLink, with: copied) } else { target.table.insert(copied, hash: dstHash) }
+        dirty += 1
+        if target !== db && needsKeyTouches { touchKey(dst, database: target.index) }
         replyInteger(1)
     }
 
@@ -331,12 +334,14 @@ extension Engine {
             return
         }
         let entry = Entry(link.pointee!)
-        if target.lookup(key, hash: hash, now: now, stats: &stats) != nil {
+        if target.lookup(key, hash: hash, now: now) != nil {
             replyInteger(0)
             return
         }
         target.table.insert(entry.clone(key: key, hash: hash, deep: false), hash: hash)
         if let l = db.table.find(key, hash: hash) { db.table.remove(at: l) }
+        dirty += 1
+        if needsKeyTouches { touchKey(key, database: target.index) }
         replyInteger(1)
     }
 }

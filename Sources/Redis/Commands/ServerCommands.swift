@@ -5,12 +5,20 @@ let serverCommands: [(String, CommandHandler)] = [
     ("dbsize", { e, _ in e.replyInteger(e.db.table.count) }),
     ("flushdb", { e, a in
         guard e.flushOptionValid(a) else { return }
+        e.dirty += e.db.table.count
         e.db.table.removeAll()
+        e.flushedDatabase(e.db.index)
+        e.dirty += 1   // propagated even when already empty, like Redis
         e.replyOK()
     }),
     ("flushall", { e, a in
         guard e.flushOptionValid(a) else { return }
-        for d in e.databases { d.table.removeAll() }
+        for d in e.databases {
+            e.dirty += d.table.count
+            d.table.removeAll()
+            e.flushedDatabase(d.index)
+        }
+        e.dirty += 1   // FLUSHALL always propagates and counts as a change, like Redis
         e.replyOK()
     }),
     ("time", { e, _ in

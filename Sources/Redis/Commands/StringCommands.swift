@@ -165,7 +165,11 @@ extension Engine {
         guard let e = lookupRead(a[1], hash: hash) else { replyNull(); return }
         guard e.type == .string else { replyWrongType(); return }
         replyBulk(stringEntry: e)
-        if let link = lookupWrite(a[1], hash: hash) { db.table.remove(at: link) }
+        if let link = lookupWrite(a[1], hash: hash) {
+            db.table.remove(at: link)
+            dirty += 1
+            propagateInstead([Array("DEL".utf8), Array(a[1])])
+        }
     }
 
     func getex(_ a: Arguments) {
@@ -178,11 +182,15 @@ extension Engine {
         if let at = o.expireAt {
             if at <= now {
                 db.table.remove(at: link)   // an expire time in the past deletes the key
+                dirty += 1
+                propagateInstead([Array("DEL".utf8), Array(a[1])])
             } else {
                 setExpiry(at: link, at)
+                propagateInstead([Array("PEXPIREAT".utf8), Array(a[1]), Array(String(at).utf8)])
             }
-        } else if o.persist {
+        } else if o.persist && Entry(link.pointee!).isVolatile {
             setExpiry(at: link, nil)
+            propagateInstead([Array("PERSIST".utf8), Array(a[1])])
         }
     }
 
@@ -231,6 +239,7 @@ extension Engine {
             return
         }
         let e = makeRaw(link: link, length: oldLength + tail.count)
+        dirty += 1
         if tail.count > 0 { (e.valuePointer + oldLength).copyMemory(from: tail.baseAddress!, byteCount: tail.count) }
         replyInteger(oldLength + tail.count)
     }
@@ -282,6 +291,7 @@ extension Engine {
         }
         if let link, Entry(link.pointee!).stringEncoding == .int {
             Entry(link.pointee!).intValue = result     // in place: INCR allocates nothing
+            dirty += 1
         } else {
             storeInteger(key, hash: hash, result, at: link, keepTTL: true)
         }
@@ -323,6 +333,7 @@ extension Engine {
     /// Stores `text` with the given string encoding, keeping the TTL.
     private func storeText(_ key: UnsafeRawBufferPointer, hash: UInt64, _ text: UnsafeRawBufferPointer,
                            encoding: StringEncoding, at link: KeyTable.Link?) {
+        dirty += 1
         let e: Entry
         if let link {
             let old = Entry(link.pointee!)
@@ -391,6 +402,7 @@ extension Engine {
             db.table.insert(e, hash: hash)
         }
         (e.valuePointer + offset).copyMemory(from: piece.baseAddress!, byteCount: piece.count)
+        dirty += 1
         replyInteger(e.valueLength)
     }
 }
