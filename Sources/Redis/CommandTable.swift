@@ -37,7 +37,8 @@ final class CommandTable {
 
     init() {
         var handlers: [String: CommandHandler] = [:]
-        for family in [connectionCommands, serverCommands, clientCommands, keyCommands, expireCommands, stringCommands] {
+        for family in [connectionCommands, serverCommands, clientCommands, keyCommands, expireCommands, stringCommands,
+                           replicationCommands] {
             for (name, h) in family {
                 precondition(handlers[name] == nil, "command \(name) registered twice")
                 handlers[name] = h
@@ -104,6 +105,13 @@ final class CommandTable {
             cmd.rejectedCalls += 1
             e.stats.rejectedCalls += 1
             e.replyError("ERR wrong number of arguments for '\(cmd.name)' command")
+            return
+        }
+        // min-replicas-to-write: writes need enough replicas that acknowledged recently.
+        if e.config.minReplicasToWrite > 0 && cmd.flags.contains(.write) && !e.hasEnoughGoodReplicas {
+            cmd.rejectedCalls += 1
+            e.stats.rejectedCalls += 1
+            e.replyError("NOREPLICAS Not enough good replicas to write.")
             return
         }
         let c = e.client!
