@@ -241,6 +241,10 @@ extension Engine {
         let r = replication
         if !r.waiting.isEmpty { replicationServeWaiters(timedOutBefore: now) }
         if !r.replicas.isEmpty { enforceReplicaOutputLimits() }
+        if let b = r.backlog, b.capacity != config.replBacklogSize {
+            replicationFlushStream()   // CONFIG SET repl-backlog-size
+            b.resize(to: config.replBacklogSize)
+        }
         let mono = monotonicMilliseconds()
         if mono - r.lastCron >= 1000 {
             r.lastCron = mono
