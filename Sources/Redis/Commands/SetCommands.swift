@@ -155,8 +155,7 @@ extension Engine {
 
     private func spopWithCount(_ a: Arguments) {
         let key = a[1]
-        guard let l = integerArgument(a[2]) else { return }
-        if l < 0 {
+        guard let l = parseInteger(a[2]), l >= 0 else {
             replyError("ERR value is out of range, must be positive")
             return
         }
@@ -212,7 +211,8 @@ extension Engine {
         s.forEach { replyBulk($0) }
     }
 
-    /// SRANDMEMBER key [count]: a negative count may repeat members.
+    /// SRANDMEMBER key [count]: a negative count may repeat members. With a count the
+    /// reply is an array even in RESP3, as redis-server 7.0.15 sends it.
     func srandmember(_ a: Arguments) {
         if a.count > 3 {
             replySyntaxError()
@@ -228,10 +228,10 @@ extension Engine {
             replyError("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
             return
         }
-        guard let s = setForRead(a[1], missing: { replySetHeader(0) }) else { return }
+        guard let s = setForRead(a[1], missing: { replyEmptyArray() }) else { return }
         let count = Int(l.magnitude)
         if count == 0 {
-            replySetHeader(0)
+            replyEmptyArray()
             return
         }
         if l < 0 {
@@ -240,7 +240,8 @@ extension Engine {
             return
         }
         if count >= s.count {
-            replyWholeSet(s)
+            replyArrayHeader(s.count)
+            s.forEach { replyBulk($0) }
             return
         }
         let picks = s.allPicks()
@@ -249,7 +250,7 @@ extension Engine {
             let j = i + s.random.below(order.count - i)
             order.swapAt(i, j)
         }
-        replySetHeader(count)
+        replyArrayHeader(count)
         for i in 0..<count { s.withMember(at: picks[order[i]]) { replyBulk($0) } }
     }
 
@@ -353,8 +354,7 @@ extension Engine {
 
     /// SINTERCARD numkeys key... [LIMIT limit]
     func sintercard(_ a: Arguments) {
-        guard let numkeys = integerArgument(a[1]) else { return }
-        if numkeys <= 0 {
+        guard let numkeys = parseInteger(a[1]), numkeys > 0 else {
             replyError("ERR numkeys should be greater than 0")
             return
         }

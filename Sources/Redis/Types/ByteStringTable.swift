@@ -303,12 +303,22 @@ struct ByteStringTable {
     }
 }
 
+/// Advanced by every `FastRandom(for:)`; only the keyspace thread makes value objects.
+nonisolated(unsafe) private var fastRandomSequence: UInt64 = 0
+
 /// wyrand: a fast 64-bit generator for picking random elements (SPOP, SRANDMEMBER,
 /// HRANDFIELD) without a system call per pick.
 struct FastRandom {
     var state: UInt64
 
     init(seed: UInt64) { state = seed }
+
+    /// A generator for `owner`: its identity's hash (seeded per process) plus a count of
+    /// generators made so far, so a new value at a reused address starts elsewhere.
+    init(for owner: AnyObject) {
+        fastRandomSequence &+= 0x9e37_79b9_7f4a_7c15
+        state = UInt64(truncatingIfNeeded: ObjectIdentifier(owner).hashValue) &+ fastRandomSequence
+    }
 
     @inline(__always)
     mutating func next() -> UInt64 {

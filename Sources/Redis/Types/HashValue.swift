@@ -18,13 +18,13 @@ final class HashValue: KeyspaceObject {
     init(capacity: Int = 4) {
         table = ByteStringTable(ordered: true, capacity: capacity)
         random = FastRandom(seed: 0)
-        random = FastRandom(seed: UInt64(truncatingIfNeeded: ObjectIdentifier(self).hashValue))
+        random = FastRandom(for: self)
     }
 
     private init(table: ByteStringTable) {
         self.table = table
         random = FastRandom(seed: 0)
-        random = FastRandom(seed: UInt64(truncatingIfNeeded: ObjectIdentifier(self).hashValue))
+        random = FastRandom(for: self)
     }
 
     deinit { table.deallocate() }

@@ -18,7 +18,7 @@ final class SetValue: KeyspaceObject {
     init(intset: Bool, capacity: Int = 4) {
         if !intset { table = ByteStringTable(ordered: false, capacity: capacity) }
         random = FastRandom(seed: 0)
-        random = FastRandom(seed: UInt64(truncatingIfNeeded: ObjectIdentifier(self).hashValue))
+        random = FastRandom(for: self)
     }
 
     deinit { table?.deallocate() }
