@@ -46,6 +46,8 @@ final class CommandTable {
             stringCommands,
             persistenceCommands,
             listCommands,
+            hashCommands,
+            setCommands,
         ] {
             for (name, h) in family {
                 precondition(handlers[name] == nil, "command \(name) registered twice")
