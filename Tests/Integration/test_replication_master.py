@@ -90,8 +90,19 @@ def snapshot_of(port, dbs=16):
         keys = {}
         for k in r.scan_iter(count=1000):
             ttl = r.pttl(k)
+            t = r.type(k)
+            if t == b"list":
+                value = ("list", r.lrange(k, 0, -1))
+            elif t == b"hash":
+                value = ("hash", sorted(r.hgetall(k).items()))
+            elif t == b"set":
+                value = ("set", sorted(r.smembers(k)))
+            elif t == b"zset":
+                value = ("zset", r.zrange(k, 0, -1, withscores=True))
+            else:
+                value = r.get(k)
             # As an absolute time, so the time spent scanning does not count as a difference.
-            keys[k] = (r.get(k), ttl if ttl < 0 else int(time.time() * 1000) + ttl)
+            keys[k] = (value, ttl if ttl < 0 else int(time.time() * 1000) + ttl)
         out[db] = keys
     return out
 
@@ -377,17 +388,46 @@ def test_backlog_keeps_only_its_size_and_refuses_older_offsets(servers):
     first.close()
 
 
-def test_full_sync_is_refused_rather_than_empty_when_data_exists(servers):
-    """Without an RDB writer a non-empty dataset cannot be snapshotted: the replica must get
-    an error, never an empty RDB that would wipe it."""
+def test_full_sync_of_an_existing_dataset(servers):
+    import redis
+    master = servers.ours()
+    r = redis.Redis(host="127.0.0.1", port=master.port, socket_timeout=10)
+    for db in (0, 5):
+        rd = redis.Redis(host="127.0.0.1", port=master.port, db=db, socket_timeout=10)
+        for i in range(500):
+            rd.set("s:%d" % i, "v%d" % i, ex=1000 + i if i % 2 else None)
+        rd.set("int", 12345)
+        rd.set("big", "x" * 100000)
+        rd.rpush("list", *range(300))
+        rd.hset("hash", mapping={"f%d" % i: i for i in range(50)})
+        rd.sadd("set", *range(100))
+        rd.sadd("strset", "a", "b", "c")
+        rd.pexpire("list", 900000)
+    replica = start_real_replica(servers, master.port)
+    r.set("after-sync", "1")
+    r.lpush("list", "new")
+    assert wait_until(lambda: in_sync(master, replica), 10)
+    assert_same_data(master, replica)
+    s = info(master.port, "stats")
+    assert (s["sync_full"], s["sync_partial_ok"], s["sync_partial_err"]) == ("1", "0", "0")
+
+
+def test_replicas_asking_together_share_one_snapshot(servers):
     master = servers.ours()
     with RawConn(master.port) as c:
-        c.call("SET", "k", "v")
-        c.send(encode("PSYNC", "?", "-1"))
-        reply = c.read_reply()
-    if reply.startswith(b"+FULLRESYNC"):
-        pytest.skip("this build snapshots real data: covered by the sync tests")
-    assert reply.startswith(b"-ERR full resynchronization needs an RDB snapshot")
+        for i in range(100):
+            c.call("SET", "k%d" % i, "v")
+    a = RawReplica(master.port)
+    b = RawReplica(master.port)
+    # Nothing changed in between: the second gets the very bytes of the first (the RDB
+    # holds its creation time and memory use, so a second snapshot would differ).
+    assert a.rdb == b.rdb and a.offset == b.offset and a.rdb.startswith(b"REDIS0010")
+    with RawConn(master.port) as c:
+        c.call("SET", "k0", "changed")
+    c2 = RawReplica(master.port)
+    assert c2.offset > a.offset and b"changed" in c2.rdb
+    for x in (a, b, c2):
+        x.close()
 
 
 def test_wait(servers):

@@ -121,11 +121,11 @@ extension Engine {
         return bytes
     }
 
-    /// The dataset as an RDB file. Without the RDB writer only an empty dataset can be
-    /// written: a valid RDB 10 file with no keys and no checksum (which Redis accepts).
+    /// The dataset as an RDB file, with the replication id and offset the stream continues
+    /// from. (nil is kept for a build that cannot snapshot: the replica gets an error.)
     func replicationMakeSnapshot() -> [UInt8]? {
-        for d in databases where d.table.count > 0 { return nil }
-        return Array("REDIS0010".utf8) + [0xFF, 0, 0, 0, 0, 0, 0, 0, 0]
+        let r = replication
+        return makeSnapshot(replication: (r.replid, r.masterReplOffset, max(0, r.streamDatabase)))
     }
 
     /// The ReplicaLink of `c`, created on first use (REPLCONF before SYNC).
@@ -178,18 +178,17 @@ extension Engine {
         let c = client!
         let offset = r.writeOffset(of: c.id)
         let acks = replicasAcknowledging(offset)
-        if acks >= wanted || !replicationClientMayBlock {
+        if acks >= wanted || !canBlock {
             replyInteger(acks)
             return
         }
         let deadline: Int64 = timeout > 0 ? now + Int64(timeout) : 0
         r.waiting.append(WaitRequest(client: c, offset: offset, numReplicas: wanted, deadline: deadline))
-        c.blockState = BlockState()
+        // Blocked on no key and with no deadline of its own: only ACKs and the WAIT
+        // timeout here end it, with the count as the reply (not a null on timeout).
+        blockClient(on: [], deadline: 0, args: a)
         r.ackRequested = true
     }
-
-    /// WAIT inside MULTI/EXEC answers at once, as a blocked command would on timeout.
-    var replicationClientMayBlock: Bool { client.multiState == nil }
 
     /// Answers the WAITs that have enough ACKs, or whose deadline is before `timedOutBefore`
     /// (0: only satisfied ones), then runs the requests each one held back.
@@ -211,26 +210,9 @@ extension Engine {
             r.waiting.remove(at: i)
             let c = w.client
             withReplies(to: c) { replyInteger(acks) }
-            c.blockState = nil
+            unblock(c)
             runHeldRequests(of: c)
         }
-    }
-
-    /// Runs requests `c` sent while it waited, in order, until none is left or one blocks.
-    func runHeldRequests(of c: Client) {
-        if c.heldRequests.isEmpty { return }
-        let savedClient = client, savedDB = db, savedResp3 = resp3, savedOut = out
-        out = staging + c.reactor
-        while !c.heldRequests.isEmpty && c.blockState == nil && !c.closing {
-            let request = c.heldRequests.removeFirst()
-            out.pointee.open(token: c.token)
-            request.withArguments { execute(c, $0) }
-        }
-        client = savedClient
-        db = savedDB
-        resp3 = savedResp3
-        out = savedOut
-        if let s = savedClient, !s.closing { out.pointee.open(token: s.token) }
     }
 
     // MARK: periodic work
