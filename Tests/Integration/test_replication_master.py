@@ -527,3 +527,23 @@ def test_role_and_info_with_a_replica(servers):
     assert wait_until(lambda: info(master.port, "replication")["connected_slaves"] == "0", 5)
     with RawConn(master.port) as c:
         assert parse(c.call("ROLE"))[2] == []
+
+
+def test_replica_that_does_not_read_is_dropped_at_its_output_limit(servers):
+    master = servers.ours()
+    with RawConn(master.port) as c:
+        assert c.call("CONFIG", "SET", "client-output-buffer-limit", "replica 4mb 0 0") == b"+OK\r\n"
+    stuck = RawReplica(master.port)          # never reads past the snapshot
+    stuck.c.sock.setsockopt(__import__("socket").SOL_SOCKET, __import__("socket").SO_RCVBUF, 4096)
+    healthy = start_real_replica(servers, master.port)
+    assert info(master.port, "replication")["connected_slaves"] == "2"
+    with RawConn(master.port) as c:
+        for i in range(300):
+            c.call("SET", "big:%d" % (i % 10), "x" * 100_000)
+        assert wait_until(lambda: info(master.port, "replication")["connected_slaves"] == "1", 10)
+        assert c.call("WAIT", "1", "5000") == b":1\r\n"
+    assert "closed for overcoming of output buffer limits" in master.log_tail(80)
+    assert int(info(master.port, "stats")["client_output_buffer_limit_disconnections"]) >= 1
+    assert wait_until(lambda: in_sync(master, healthy), 10)
+    assert_same_data(master, healthy)
+    stuck.close()

@@ -155,7 +155,9 @@ extension Engine {
             add("total_error_replies", stats.errorReplies)
             add("client_output_buffer_limit_disconnections", settings.clientsClosedForOutputLimit.load(ordering: .relaxed))
         case "replication":
-            lines += infoReplicationLines()
+            lines.append("# Replication")
+            add("role", "master")
+            lines += replicationMasterLines()
         case "cpu":
             lines.append("# CPU")
             var self_ = rusage(), children = rusage(), thread = rusage()

@@ -76,11 +76,12 @@ extension Engine {
         }
     }
 
-    /// INFO's "# Replication" section, master form, with Redis 7.0's field names.
-    func infoReplicationLines() -> [String] {
+    /// INFO replication after the role lines: replicas, ids, offsets and backlog, with
+    /// Redis 7.0's field names (genRedisInfoString).
+    func replicationMasterLines() -> [String] {
         replicationFlushStream()
         let r = replication
-        var lines = ["# Replication", "role:master"]
+        var lines: [String] = []
         let attached = r.replicas.filter { !$0.closing }
         lines.append("connected_slaves:\(attached.count)")
         if config.minReplicasToWrite > 0 && config.minReplicasMaxLag > 0 {

@@ -98,6 +98,7 @@ extension Engine {
         replyRaw(Array("$\(rdb.count)\r\n".utf8))
         rdb.withUnsafeBytes { replyRaw($0) }
         attach(c, link)
+        link.snapshotBytes = rdb.count
         logger.notice("Synchronization with replica \(replicaName(c)) succeeded")
     }
 
@@ -107,6 +108,7 @@ extension Engine {
         link.state = .online
         link.ackTime = now
         link.ackedSinceSync = false
+        link.snapshotBytes = 0
         if !r.replicas.contains(where: { $0 === c }) { r.replicas.append(c) }
         r.noReplicasSince = 0
     }
@@ -266,14 +268,16 @@ extension Engine {
 
     /// client-output-buffer-limit replica: a replica whose unsent stream passed the hard
     /// limit, or stayed above the soft one too long, is disconnected (it will resync).
-    /// Measured only once it acknowledged the snapshot, which sits in the same output.
+    /// Until it acknowledges, the snapshot it may still be receiving sits in the same
+    /// output and is not counted.
     private func enforceReplicaOutputLimits() {
         let (hard, soft, seconds) = config.outputLimits(forClass: "slave")
         if hard == 0 && soft == 0 { return }
         let mono = monotonicMilliseconds()
         for c in replication.replicas where !c.closing {
-            guard let link = c.replicaLink, link.ackedSinceSync else { continue }
-            let size = channels[c.reactor].slotStats[c.slot].outputBuffered.load(ordering: .relaxed)
+            guard let link = c.replicaLink else { continue }
+            let buffered = channels[c.reactor].slotStats[c.slot].outputBuffered.load(ordering: .relaxed)
+            let size = link.ackedSinceSync ? buffered : max(0, buffered - link.snapshotBytes)
             var over = hard > 0 && size >= hard
             if !over && soft > 0 && size >= soft {
                 if link.softLimitSince == 0 {

@@ -97,6 +97,8 @@ final class ReplicaLink {
     /// An ACK came after the snapshot: it loaded it, so its output is stream, not snapshot,
     /// and output limits apply.
     var ackedSinceSync = false
+    /// Size of the snapshot sent to it, not counted against output limits until it ACKs.
+    var snapshotBytes = 0
     /// Monotonic ms since its output has been above the soft limit, or 0.
     var softLimitSince: Int64 = 0
 }
