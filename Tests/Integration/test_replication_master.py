@@ -547,3 +547,41 @@ def test_replica_that_does_not_read_is_dropped_at_its_output_limit(servers):
     assert wait_until(lambda: in_sync(master, healthy), 10)
     assert_same_data(master, healthy)
     stuck.close()
+
+
+def test_replication_config_and_min_replicas_match_redis(servers):
+    ours, real = servers.ours(), servers.real()
+    script = [
+        ("CONFIG", "GET", "repl-backlog-size"),
+        ("CONFIG", "GET", "repl-backlog-ttl"),
+        ("CONFIG", "GET", "repl-ping-replica-period"),
+        ("CONFIG", "GET", "repl-timeout"),
+        ("CONFIG", "GET", "min-replicas-to-write"),
+        ("CONFIG", "GET", "min-replicas-max-lag"),
+        ("CONFIG", "SET", "repl-backlog-size", "100"),
+        ("CONFIG", "GET", "repl-backlog-size"),
+        ("CONFIG", "SET", "repl-ping-replica-period", "0"),
+        ("CONFIG", "SET", "min-replicas-to-write", "1"),
+        ("SET", "k", "v"),
+        ("GET", "k"),
+        ("CONFIG", "SET", "min-replicas-max-lag", "0"),   # a lag of 0 turns the check off
+        ("SET", "k", "v"),
+        ("CONFIG", "SET", "min-replicas-max-lag", "10"),
+        ("INCR", "n"),
+        ("CONFIG", "SET", "min-replicas-to-write", "0"),
+        ("SET", "k", "v"),
+    ]
+    with RawConn(ours.port) as a, RawConn(real.port) as b:
+        for cmd in script:
+            assert a.call(*cmd) == b.call(*cmd), cmd
+    with RawConn(ours.port) as a:
+        a.call("CONFIG", "SET", "min-replicas-to-write", "1")
+    assert info(ours.port, "replication")["min_slaves_good_slaves"] == "0"
+    replica = start_real_replica(servers, ours.port)
+    assert wait_until(lambda: info(ours.port, "replication")["min_slaves_good_slaves"] == "1", 5)
+    with RawConn(ours.port) as a:
+        assert a.call("SET", "k", "w") == b"+OK\r\n"
+    replica.kill()
+    assert wait_until(lambda: info(ours.port, "replication")["connected_slaves"] == "0", 5)
+    with RawConn(ours.port) as a:
+        assert a.call("SET", "k", "x") == b"-NOREPLICAS Not enough good replicas to write.\r\n"
