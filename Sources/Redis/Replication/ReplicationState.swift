@@ -317,7 +317,7 @@ private func putLength(_ buffer: inout ByteBuffer, _ prefix: UInt8, _ n: Int) {
 
 extension ReplicationState {
     /// Whether a closing client may appear in WAIT state (waiters or write offsets).
-    var tracksClients: Bool { !waiting.isEmpty || lastWriterID != 0 }
+    var tracksClients: Bool { !waiting.isEmpty || lastWriterID != 0 || !writeOffsets.isEmpty }
 }
 
 extension Engine {
