@@ -585,3 +585,48 @@ def test_replication_config_and_min_replicas_match_redis(servers):
     assert wait_until(lambda: info(ours.port, "replication")["connected_slaves"] == "0", 5)
     with RawConn(ours.port) as a:
         assert a.call("SET", "k", "x") == b"-NOREPLICAS Not enough good replicas to write.\r\n"
+
+
+def test_silent_replicas_time_out_and_sync_only_ones_do_not(servers):
+    master = servers.ours()
+    with RawConn(master.port) as c:
+        assert c.call("CONFIG", "SET", "repl-timeout", "1") == b"+OK\r\n"
+    silent = RawReplica(master.port, listening_port=7777)   # PSYNC, then never ACKs
+    old = RawConn(master.port)                              # SYNC: expected never to ACK
+    old.send(encode("SYNC"))
+    assert wait_until(lambda: info(master.port, "replication")["connected_slaves"] == "2", 5)
+    assert wait_until(lambda: info(master.port, "replication")["connected_slaves"] == "1", 6)
+    assert "Disconnecting timedout replica (streaming sync): 127.0.0.1:7777" in master.log_tail(40)
+    assert old.is_open(wait=0.2)
+    old.close()
+    silent.close()
+
+
+def test_backlog_is_freed_after_its_ttl_without_replicas(servers):
+    master = servers.ours()
+    with RawConn(master.port) as c:
+        assert c.call("CONFIG", "SET", "repl-backlog-ttl", "1") == b"+OK\r\n"
+    first = RawReplica(master.port)
+    before = info(master.port, "replication")
+    assert before["repl_backlog_active"] == "1" and before["master_replid"] == first.replid
+    first.close()
+    assert wait_until(lambda: info(master.port, "replication")["repl_backlog_active"] == "0", 6)
+    after = info(master.port, "replication")
+    assert after["master_replid"] != first.replid   # nobody may continue the old history
+    assert after["repl_backlog_first_byte_offset"] == "0" and after["repl_backlog_histlen"] == "0"
+    assert "Replication backlog freed after 1 seconds without connected replicas." in master.log_tail(40)
+    again = RawReplica(master.port, first.replid, first.offset + 1)
+    assert again.reply.startswith(b"+FULLRESYNC ")
+    again.close()
+
+
+def test_announced_address_shows_in_info_and_role(servers):
+    master = servers.ours()
+    c = RawConn(master.port)
+    assert c.call("REPLCONF", "listening-port", "6390", "ip-address", "10.1.2.3") == b"+OK\r\n"
+    c.send(encode("PSYNC", "?", "-1"))
+    assert wait_until(lambda: info(master.port, "replication")["connected_slaves"] == "1", 5)
+    assert info(master.port, "replication")["slave0"].startswith("ip=10.1.2.3,port=6390,state=online,offset=0,lag=")
+    with RawConn(master.port) as q:
+        assert parse(q.call("ROLE"))[2] == [[b"10.1.2.3", b"6390", b"0"]]
+    c.close()
