@@ -250,7 +250,7 @@ extension Engine {
             }
             if let s = r.snapshot, s.dirty != dirty || s.offset != r.masterReplOffset { r.snapshot = nil }
         }
-        replicationFlushStream()
+        replicationBatchEnd()
     }
 
     /// Replicas silent for longer than repl-timeout are dropped (SYNC-only ones never ACK).

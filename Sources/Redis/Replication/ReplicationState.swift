@@ -183,15 +183,16 @@ extension Engine {
     /// needs them, and answer WAITs that are satisfied.
     func replicationBatchEnd() {
         let r = replication
+        // Answered WAITs run the requests they held first, so their writes go out now too.
+        if r.acksChanged {
+            r.acksChanged = false
+            replicationServeWaiters(timedOutBefore: 0)
+        }
         if r.ackRequested {
             r.ackRequested = false
             replicationFeedInternal(["REPLCONF", "GETACK", "*"])
         }
         replicationFlushStream()
-        if r.acksChanged {
-            r.acksChanged = false
-            replicationServeWaiters(timedOutBefore: 0)
-        }
     }
 
     /// Whether the batch end has replication work (checked on every batch: cheap).
