@@ -315,3 +315,226 @@ def test_zsets_resp3(server, reference, name):
     assert want
     for (step, w), (_, g) in zip(want, got):
         assert g == w, "step %r\n  redis-server: %r\n  ours:         %r" % (step, w, g)
+
+
+# ---------------------------------------------------------------------------------------
+# Seeded random sequences: the same commands on both servers, replies byte for byte. The
+# member pool is large enough to cross the 128-member limit and holds some members over 64
+# bytes, so both representations and the conversion are exercised. Lex ranges are only
+# asked of a set whose scores are all equal (elsewhere they are unspecified and depend on
+# the skiplist's random levels).
+
+POOL = ["m%d" % i for i in range(260)] + ["L%d-" % i + "x" * 70 for i in range(5)] + ["", "a\x00b"]
+SCORES = ["0", "1", "-1", "2.5", "-3.25", "10", "1e10", "0.1", "inf", "-inf", "7", "7", "-0"]
+
+
+def random_score(rng):
+    return rng.choice(SCORES) if rng.random() < 0.5 else str(rng.randint(-50, 50))
+
+
+def random_bound(rng):
+    b = random_score(rng)
+    return "(" + b if rng.random() < 0.3 else b
+
+
+def random_lex_bound(rng):
+    r = rng.random()
+    if r < 0.1:
+        return "-"
+    if r < 0.2:
+        return "+"
+    return rng.choice("[(") + rng.choice(POOL[:260])[:rng.randint(1, 4)]
+
+
+def random_command(rng):
+    key = rng.choice(["k1", "k1", "k2", "k3"])
+    m = lambda: rng.choice(POOL)
+    r = rng.random()
+    if r < 0.30:
+        opts = rng.choice([[], [], ["NX"], ["XX"], ["GT"], ["LT"], ["CH"], ["XX", "CH"], ["GT", "CH"], ["NX", "CH"]])
+        pairs = []
+        for _ in range(rng.randint(1, 12)):
+            pairs += [random_score(rng), m()]
+        if rng.random() < 0.1:
+            return ["ZADD", key] + opts + ["INCR", random_score(rng), m()]
+        return ["ZADD", key] + opts + pairs
+    choices = [
+        lambda: ["ZINCRBY", key, random_score(rng), m()],
+        lambda: ["ZREM", key] + [m() for _ in range(rng.randint(1, 5))],
+        lambda: ["ZSCORE", key, m()],
+        lambda: ["ZMSCORE", key, m(), m()],
+        lambda: ["ZRANK", key, m()],
+        lambda: ["ZREVRANK", key, m()],
+        lambda: ["ZCARD", key],
+        lambda: ["ZCOUNT", key, random_bound(rng), random_bound(rng)],
+        lambda: ["ZRANGE", key, str(rng.randint(-150, 150)), str(rng.randint(-150, 150))] + rng.choice([[], ["WITHSCORES"], ["REV"], ["REV", "WITHSCORES"]]),
+        lambda: ["ZRANGEBYSCORE", key, random_bound(rng), random_bound(rng), "WITHSCORES"] + rng.choice([[], ["LIMIT", str(rng.randint(0, 20)), str(rng.randint(-1, 20))]]),
+        lambda: ["ZREVRANGEBYSCORE", key, random_bound(rng), random_bound(rng)] + rng.choice([[], ["LIMIT", str(rng.randint(0, 20)), str(rng.randint(-1, 20))]]),
+        lambda: ["ZREMRANGEBYRANK", key, str(rng.randint(-150, 150)), str(rng.randint(-150, 150))],
+        lambda: ["ZREMRANGEBYSCORE", key, random_bound(rng), random_bound(rng)],
+        lambda: ["ZPOPMIN", key] + rng.choice([[], [str(rng.randint(0, 5))]]),
+        lambda: ["ZPOPMAX", key] + rng.choice([[], [str(rng.randint(0, 5))]]),
+        lambda: ["ZMPOP", "2", key, rng.choice(["k1", "k2", "k3"]), rng.choice(["MIN", "MAX"]), "COUNT", str(rng.randint(1, 4))],
+        lambda: ["ZRANGESTORE", rng.choice(["k2", "k3"]), key, random_bound(rng), random_bound(rng), "BYSCORE"],
+        lambda: [rng.choice(["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"]), rng.choice(["k2", "k3"]), "2", key, rng.choice(["k1", "k2", "k3"])],
+        lambda: ["ZUNION", "3", "k1", "k2", "k3", "WEIGHTS", random_score(rng), "1", "2", "AGGREGATE", rng.choice(["SUM", "MIN", "MAX"]), "WITHSCORES"],
+        lambda: ["ZINTER", "2", key, rng.choice(["k1", "k2", "k3"]), "WITHSCORES"],
+        lambda: ["ZDIFF", "2", key, rng.choice(["k1", "k2", "k3"]), "WITHSCORES"],
+        lambda: ["ZINTERCARD", "2", key, rng.choice(["k1", "k2", "k3"]), "LIMIT", str(rng.randint(0, 5))],
+        lambda: ["ZRANDMEMBER", key, "-0"],
+        lambda: ["ZRANGEBYLEX", "lex", random_lex_bound(rng), random_lex_bound(rng)],
+        lambda: ["ZREVRANGEBYLEX", "lex", random_lex_bound(rng), random_lex_bound(rng), "LIMIT", str(rng.randint(0, 5)), str(rng.randint(-1, 10))],
+        lambda: ["ZLEXCOUNT", "lex", random_lex_bound(rng), random_lex_bound(rng)],
+        lambda: ["ZADD", "lex", "0", m()],
+        lambda: ["ZREMRANGEBYLEX", "lex", random_lex_bound(rng), random_lex_bound(rng)],
+        lambda: ["OBJECT", "ENCODING", key],
+    ]
+    return rng.choice(choices)()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_zsets_random_sequences(server, reference, seed):
+    import random
+    rng = random.Random(seed)
+    commands = [random_command(rng) for _ in range(1500)]
+    # k3 starts large so the skiplist is there from the start.
+    commands.insert(0, ["ZADD", "k3"] + [x for i in range(200) for x in (str(i % 37), "m%d" % i)])
+    replies = []
+    for srv in (reference, server):
+        with srv.conn() as c:
+            if seed % 2:
+                assert c.call("HELLO", "3").startswith(b"%")
+            out = []
+            for i in range(0, len(commands), 100):
+                batch = commands[i:i + 100]
+                c.send(b"".join(encode(*cmd) for cmd in batch))
+                out += c.read_replies(len(batch))
+            replies.append(out)
+    want, got = replies
+    for cmd, w, g in zip(commands, want, got):
+        assert g == w, "command %r\n  redis-server: %r\n  ours:         %r" % (cmd, w[:300], g[:300])
+
+
+# ---------------------------------------------------------------------------------------
+# ZSCAN over a skiplist: the cursor order is the hash table's, so compare what a whole scan
+# returns, and check Redis's guarantee that members present throughout are all returned.
+
+def full_scan(conn, key, *opts):
+    cursor, seen, calls = b"0", [], 0
+    while True:
+        cursor, items = parse(conn.call("ZSCAN", key, cursor, *opts))
+        seen += list(zip(items[0::2], items[1::2]))
+        calls += 1
+        assert calls < 10000
+        if cursor == b"0":
+            return seen, calls
+
+
+def test_zscan_skiplist_returns_every_member(server):
+    with server.conn() as c:
+        args = []
+        for i in range(1000):
+            args += [str(i * 0.25), "mem:%d" % i]
+        assert c.call("ZADD", "big", *args) == b":1000\r\n"
+        want = parse(c.call("ZRANGE", "big", "0", "-1", "WITHSCORES"))
+        want = sorted(zip(want[0::2], want[1::2]))
+        seen, calls = full_scan(c, "big")
+        assert sorted(set(seen)) == want
+        assert calls > 1
+        seen, _ = full_scan(c, "big", "COUNT", "100", "MATCH", "mem:1??")
+        assert sorted(set(seen)) == [p for p in want if p[0].startswith(b"mem:1") and len(p[0]) == 7]
+
+
+def test_zscan_guarantee_while_growing_and_shrinking(server):
+    with server.conn() as c:
+        c.call("ZADD", "z", *[x for i in range(300) for x in (str(i), "keep%d" % i)])
+        cursor, seen, step = b"0", set(), 0
+        while True:
+            cursor, items = parse(c.call("ZSCAN", "z", cursor, "COUNT", "20"))
+            seen.update(items[0::2])
+            step += 1
+            # Grow the table early, shrink it later: members kept throughout must all appear.
+            if step == 2:
+                c.call("ZADD", "z", *[x for i in range(3000) for x in (str(1000 + i), "tmp%d" % i)])
+            if step == 6:
+                assert c.call("ZREMRANGEBYSCORE", "z", "1000", "+inf") == b":3000\r\n"
+            if cursor == b"0":
+                break
+        assert {b"keep%d" % i for i in range(300)} <= seen
+
+
+# ---------------------------------------------------------------------------------------
+# ZRANDMEMBER below the set's size is random: check the shape and the members.
+
+@pytest.mark.parametrize("size", [5, 300])
+def test_zrandmember_shapes(server, size):
+    with server.conn() as c:
+        c.call("ZADD", "z", *[x for i in range(size) for x in (str(i), "e%d" % i)])
+        members = {b"e%d" % i: b"%d" % i for i in range(size)}
+        one = parse(c.call("ZRANDMEMBER", "z"))
+        assert one in members
+        for count in (1, 2, 3, size - 1):
+            got = parse(c.call("ZRANDMEMBER", "z", str(count)))
+            assert len(got) == count and len(set(got)) == count and set(got) <= set(members)
+            got = parse(c.call("ZRANDMEMBER", "z", str(count), "WITHSCORES"))
+            assert len(got) == 2 * count
+            assert all(members[m] == s for m, s in zip(got[0::2], got[1::2]))
+        got = parse(c.call("ZRANDMEMBER", "z", "-20", "WITHSCORES"))
+        assert len(got) == 40 and all(members[m] == s for m, s in zip(got[0::2], got[1::2]))
+        assert c.call("HELLO", "3").startswith(b"%")
+        raw = c.call("ZRANDMEMBER", "z", "-3", "WITHSCORES")
+        assert raw.startswith(b"*3\r\n*2\r\n$")
+        raw = c.call("ZRANDMEMBER", "z", "2", "WITHSCORES")
+        assert raw.startswith(b"*2\r\n*2\r\n$") and raw.count(b"\r\n,") == 2
+
+
+# ---------------------------------------------------------------------------------------
+# Blocking pops: served when another client adds, in blocking order; timeouts; RESP3.
+
+def test_bzpopmin_served_by_zadd(server, reference):
+    for srv in (reference, server):
+        with srv.conn() as waiter, srv.conn() as writer:
+            waiter.send(encode("BZPOPMIN", "nokey", "z", "0"))
+            assert waiter.is_open(0.2)   # blocked: nothing arrives
+            assert writer.call("ZADD", "z", "2", "b", "1", "a") == b":2\r\n"
+            assert waiter.read_reply() == b"*3\r\n$1\r\nz\r\n$1\r\na\r\n$1\r\n1\r\n"
+            assert writer.call("ZRANGE", "z", "0", "-1") == b"*1\r\n$1\r\nb\r\n"
+            writer.call("DEL", "z")
+
+
+def test_bzpop_fifo_and_keys(server):
+    with server.conn() as w1, server.conn() as w2, server.conn() as w3, server.conn() as writer:
+        w1.send(encode("BZPOPMAX", "z", "0"))
+        assert w1.is_open(0.1)
+        w2.send(encode("BZMPOP", "0", "2", "y", "z", "MAX", "COUNT", "2"))
+        assert w2.is_open(0.1)
+        w3.send(encode("BZPOPMIN", "y", "0"))
+        assert w3.is_open(0.1)
+        assert writer.call("ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d") == b":4\r\n"
+        assert w1.read_reply() == b"*3\r\n$1\r\nz\r\n$1\r\nd\r\n$1\r\n4\r\n"
+        assert w2.read_reply() == (b"*2\r\n$1\r\nz\r\n*2\r\n*2\r\n$1\r\nc\r\n$1\r\n3\r\n"
+                                   b"*2\r\n$1\r\nb\r\n$1\r\n2\r\n")
+        assert w3.is_open(0.1)
+        # A key turning into another type leaves the client blocked, as in Redis 7.0.
+        assert writer.call("SET", "y", "string") == b"+OK\r\n"
+        assert w3.is_open(0.1)
+        writer.call("DEL", "y")
+        assert writer.call("ZADD", "y", "5", "e") == b":1\r\n"
+        assert w3.read_reply() == b"*3\r\n$1\r\ny\r\n$1\r\ne\r\n$1\r\n5\r\n"
+        # Requests pipelined behind a blocked pop wait for it.
+        w1.send(encode("BZPOPMIN", "q", "0") + encode("PING"))
+        assert w1.is_open(0.1)
+        writer.call("ZADD", "q", "7", "x")
+        assert w1.read_replies(2) == [b"*3\r\n$1\r\nq\r\n$1\r\nx\r\n$1\r\n7\r\n", b"+PONG\r\n"]
+
+
+def test_bzpop_timeouts(server, reference):
+    for srv in (reference, server):
+        with srv.conn() as c:
+            assert c.call("BZPOPMIN", "nokey", "0.05") == b"*-1\r\n"
+            assert c.call("BZMPOP", "0.05", "1", "nokey", "MIN") == b"*-1\r\n"
+            assert c.call("HELLO", "3").startswith(b"%")
+            assert c.call("BZPOPMAX", "nokey", "0.05") == b"_\r\n"
+            assert c.call("ZADD", "z", "1.5", "a", "2", "b") == b":2\r\n"
+            assert c.call("BZPOPMAX", "z", "0") == b"*3\r\n$1\r\nz\r\n$1\r\nb\r\n,2\r\n"
+            assert c.call("BZMPOP", "0", "1", "z", "MIN") == b"*2\r\n$1\r\nz\r\n*1\r\n*2\r\n$1\r\na\r\n,1.5\r\n"

@@ -526,14 +526,11 @@ extension Engine {
         }
 
         if store {
-            var longest = 0
+            // Like Redis, a rank range of more than 128 starts as a skiplist; anything else
+            // starts packed and converts as elements are added (a -0 score added while
+            // packed reads back as 0 then, also as in Redis).
+            let result = SortedSetValue(expectedCount: k == .rank ? n : 0, maxMemberLength: 0)
             var p = start
-            for _ in 0..<n {
-                longest = max(longest, z.member(at: p!).count)
-                p = z.step(p!, reverse: rev)
-            }
-            let result = SortedSetValue(expectedCount: n, maxMemberLength: longest)
-            p = start
             for _ in 0..<n {
                 result.insertNew(z.member(at: p!), score: z.score(at: p!))
                 p = z.step(p!, reverse: rev)
@@ -762,16 +759,21 @@ extension Engine {
     /// blockingGenericZpopCommand: pops from the first of the keys holding a non-empty
     /// sorted set (a key of another type before it is WRONGTYPE), or blocks on all of them.
     /// The engine runs the command again when one is touched; outside of blocking (inside
-    /// MULTI) an empty result is the timeout's null array.
+    /// MULTI) an empty result is the timeout's null array. On such a re-run keys of another
+    /// type are passed over: Redis 7.0 serves a blocked client only from a key that became
+    /// a sorted set, and leaves it blocked when a watched key turned into something else.
     private func blockingPop(_ a: Arguments, keysFrom: Int, keyCount: Int, max: Bool, count: Int?, deadline: Int64,
                              multi: Bool) {
+        let rerun = client.blockState != nil
         for i in keysFrom..<(keysFrom + keyCount) {
-            switch sortedSetForWrite(a[i], hash: hashKey(a[i])) {
-            case .missing: continue
-            case .wrongType: return
-            case .found(let z, _):
-                if z.count == 0 { continue }
+            guard let link = lookupWrite(a[i], hash: hashKey(a[i])) else { continue }
+            let e = Entry(link.pointee!)
+            if e.type != .zset {
+                if rerun { continue }
+                replyWrongType()
+                return
             }
+            if unsafeDowncast(e.object, to: SortedSetValue.self).count == 0 { continue }
             let popped = zpop(a, keysFrom: i, keyCount: 1, max: max, count: count, emitKey: true, nested: multi,
                               nilWhenEmpty: multi)
             if let k = popped { propagatePop(a[k], max: max, count: count) }
@@ -920,7 +922,7 @@ extension Engine {
             }.map { $0.element }
         }
 
-        let result = SortedSetValue()
+        let result = SortedSetValue(skiplist: ())
         var cardinality = 0
         switch op {
         case .inter:
@@ -980,6 +982,7 @@ extension Engine {
         } else if store {
             let dst = a[1]
             if result.count > 0 {
+                result.packIfSmall()
                 let hash = hashKey(dst)
                 storeObject(dst, hash: hash, type: .zset, result, at: lookupWrite(dst, hash: hash))
                 replyInteger(result.count)

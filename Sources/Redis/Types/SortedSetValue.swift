@@ -217,6 +217,12 @@ final class SortedSetValue: KeyspaceObject {
         }
     }
 
+    /// An empty set in the skiplist representation whatever its size: Redis builds the
+    /// results of ZUNION, ZINTER and ZDIFF that way, so their scores keep a -0.
+    init(skiplist: Void) {
+        convertToSkiplist(expectedCount: 0)
+    }
+
     deinit {
         if let slots { free(slots) }
         if let header {
@@ -603,6 +609,41 @@ final class SortedSetValue: KeyspaceObject {
             removed += 1
         }
         return removed
+    }
+
+    /// Moves a skiplist that fits the packed limits back into the packed form
+    /// (zsetConvertToListpackIfNeeded, for stored results of set operations).
+    func packIfSmall() {
+        guard !isPacked, count <= sortedSetPackedMaxCount else { return }
+        var longest = 0
+        var x = SkipNode(header!).forward(0)
+        while let n = x {
+            longest = max(longest, SkipNode(n).memberLength)
+            x = SkipNode(n).forward(0)
+        }
+        guard longest <= sortedSetPackedMaxMemberLength else { return }
+        let oldHeader = header!, oldBuckets = buckets!, oldScratch = scratch!
+        let n = count
+        header = nil
+        buckets = nil
+        scratch = nil
+        tail = nil
+        level = 1
+        bucketMask = 0
+        count = 0
+        isPacked = true
+        if n > 0 { reserveSlots(n, stride: SortedSetValue.stride(for: longest)) }
+        x = SkipNode(oldHeader).forward(0)
+        while let p = x {
+            let node = SkipNode(p)
+            // In order: each lands at the end of the array.
+            packedInsert(node.member, score: node.score)
+            x = node.forward(0)
+            free(p)
+        }
+        free(oldHeader)
+        oldBuckets.deallocate()
+        free(oldScratch)
     }
 
     // MARK: iteration, sampling, scanning
