@@ -48,6 +48,7 @@ final class CommandTable {
             listCommands,
             hashCommands,
             setCommands,
+            sortedSetCommands,
         ] {
             for (name, h) in family {
                 precondition(handlers[name] == nil, "command \(name) registered twice")
