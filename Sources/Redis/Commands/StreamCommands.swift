@@ -333,12 +333,12 @@ extension Engine {
     func xrange(_ a: Arguments, reverse: Bool) {
         let startArg = reverse ? a[3] : a[2]
         let endArg = reverse ? a[2] : a[3]
-        guard var (start, startEx) = intervalStreamIDArgument(startArg, missingSeq: 0) else { return }
+        guard case (var start, let startEx)? = intervalStreamIDArgument(startArg, missingSeq: 0) else { return }
         if startEx {
             guard let n = start.incremented() else { replyError("ERR invalid start ID for the interval"); return }
             start = n
         }
-        guard var (end, endEx) = intervalStreamIDArgument(endArg, missingSeq: UInt64.max) else { return }
+        guard case (var end, let endEx)? = intervalStreamIDArgument(endArg, missingSeq: UInt64.max) else { return }
         if endEx {
             guard let n = end.decremented() else { replyError("ERR invalid end ID for the interval"); return }
             end = n
@@ -454,10 +454,6 @@ extension Engine {
         let (found, wrong) = readStream(a[1])
         if wrong { return }
         guard let s = found else { replyError("ERR no such key"); return }
-        if id < s.maxDeletedID {
-            replyError("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id")
-            return
-        }
         if s.length > 0 {
             if id < s.lastLiveID() {
                 replyError("ERR The ID specified in XSETID is smaller than the target stream top item")
@@ -516,9 +512,7 @@ extension Engine {
                 streamsArg = i + 1
                 streamCount = a.count - streamsArg
                 if streamCount % 2 != 0 {
-                    replyError(isGroup
-                        ? "ERR Unbalanced 'xreadgroup' list of streams: for each stream key an ID or '>' must be specified."
-                        : "ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified.")
+                    replyError("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.")
                     return
                 }
                 streamCount /= 2
@@ -618,7 +612,7 @@ extension Engine {
                         serveNewGroupEntries(t.stream!, g, t.consumer!, key: key, groupName: a[groupNameIndex],
                                              after: t.after, count: count, noAck: noAck, propagations: &propagations)
                     } else {
-                        serveConsumerHistory(t.stream!, t.consumer!, from: t.after, count: count)
+                        serveConsumerHistory(t.stream!, t.consumer!, from: t.after.incremented() ?? .max, count: count)
                     }
                     dirty += 1
                 } else {

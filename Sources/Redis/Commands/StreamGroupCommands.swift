@@ -420,7 +420,7 @@ extension Engine {
             if a[j].equalsIgnoringCase("count") && moreArgs > 0 {
                 let maxCount = Int.max / 16
                 guard let n = parseInteger(a[j + 1]), n >= 1, n <= maxCount else {
-                    if parseInteger(a[j + 1]) == nil { replyNotInteger() } else { replyError("ERR COUNT must be > 0") }
+                    replyError("ERR COUNT must be > 0")
                     return
                 }
                 count = n
@@ -586,11 +586,34 @@ extension Engine {
         }
     }
 
-    /// An estimate of Redis's radix-tree node count for `s`'s chunk keys: the tree has no
-    /// counterpart here, so this counts a root plus one node per key, Redis's figure for a
-    /// stream of one listpack.
+    /// The node count of the radix tree Redis would hold for `s`'s chunks, keyed by each
+    /// chunk's first ID as 16 big-endian bytes: one compressed node per shared run of
+    /// bytes, one branching node per fork, one node per key end.
     private func radixTreeNodes(_ s: StreamValue) -> Int {
-        s.chunks.isEmpty ? 1 : 1 + s.chunks.count
+        if s.chunks.isEmpty { return 1 }
+        let keys: [[UInt8]] = s.chunks.map { c in
+            let id = c.firstID
+            return withUnsafeBytes(of: id.ms.bigEndian) { Array($0) } + withUnsafeBytes(of: id.seq.bigEndian) { Array($0) }
+        }
+        return radixNodes(keys, 0..<keys.count, depth: 0)
+    }
+
+    /// Nodes below (and including) the node reached at `depth` by the sorted keys `range`.
+    private func radixNodes(_ keys: [[UInt8]], _ range: Range<Int>, depth: Int) -> Int {
+        if depth == 16 { return 1 }
+        let first = keys[range.lowerBound], last = keys[range.upperBound - 1]
+        var common = 0
+        while depth + common < 16 && first[depth + common] == last[depth + common] { common += 1 }
+        if common > 0 { return 1 + radixNodes(keys, range, depth: depth + common) }
+        var n = 1
+        var i = range.lowerBound
+        while i < range.upperBound {
+            var j = i + 1
+            while j < range.upperBound && keys[j][depth] == keys[i][depth] { j += 1 }
+            n += radixNodes(keys, i..<j, depth: depth + 1)
+            i = j
+        }
+        return n
     }
 
     /// XINFO GROUPS key
