@@ -234,3 +234,30 @@ def test_copy_is_independent(server):
         assert parse(c.call("SMEMBERS", "s2")) == [b"1", b"2", b"3"]
         assert parse(c.call("SMEMBERS", "w")) == [b"a"]
         assert sorted(parse(c.call("SMEMBERS", "w2"))) == [b"a", b"b"]
+
+
+STAT_STEPS = [
+    ("SADD", "s", "1", "2"), ("SADD", "w", "a"), ("HSET", "h", "f", "v"), ("SREM", "s", "9"),
+    ("SREM", "nokey", "1"), ("SISMEMBER", "s", "1"), ("SISMEMBER", "nokey", "1"), ("SCARD", "s"),
+    ("SMISMEMBER", "nokey", "1"), ("SMEMBERS", "s"), ("SPOP", "nokey"), ("SPOP", "nokey", "2"),
+    ("SRANDMEMBER", "s"), ("SRANDMEMBER", "nokey", "2"), ("SMOVE", "s", "w", "9"), ("SMOVE", "nokey", "w", "1"),
+    ("SINTER", "s", "w"), ("SINTERSTORE", "d", "s", "nokey"), ("SUNION", "s", "nokey"),
+    ("SUNIONSTORE", "d", "s", "w"), ("SDIFFSTORE", "d", "w", "s"), ("SINTERCARD", "2", "s", "w"),
+    ("SSCAN", "s", "0"), ("HGET", "h", "f"), ("HGET", "nokey", "f"), ("HDEL", "h", "x"), ("HDEL", "nokey", "x"),
+    ("HINCRBY", "h", "n", "1"), ("HSETNX", "h", "f", "v"), ("HMGET", "h", "f"), ("HGETALL", "nokey"),
+    ("HRANDFIELD", "h"), ("HSCAN", "nokey", "0"), ("HLEN", "h"), ("HEXISTS", "h", "f"),
+]
+
+
+def test_keyspace_hits_and_misses(server, reference):
+    """Read lookups count keyspace_hits/misses, write lookups do not (as in Redis)."""
+    counts = []
+    for srv in (reference, server):
+        with srv.conn() as c:
+            c.call("CONFIG", "RESETSTAT")
+            for step in STAT_STEPS:
+                c.call(*step)
+            info = parse(c.call("INFO", "stats")).decode()
+            fields = dict(l.split(":", 1) for l in info.splitlines() if ":" in l)
+            counts.append((fields["keyspace_hits"], fields["keyspace_misses"]))
+    assert counts[1] == counts[0]
