@@ -307,3 +307,23 @@ def test_copy_is_independent(server):
         assert parse(c.call("HLEN", "h")) == 1
         assert parse(c.call("HGETALL", "h2")) == [b"a", b"1", b"b", b"2"]
         assert parse(c.call("OBJECT", "ENCODING", "h2")) == b"listpack"
+
+
+def test_random_listpack_operations_match_redis(server, reference):
+    """Random HSET/HDEL/HINCRBY on small hashes: the listpack order of HGETALL after each
+    step must match Redis's exactly, through deletions, updates and re-insertions."""
+    import random
+    rnd = random.Random(7)
+    steps = []
+    for _ in range(600):
+        key = "h%d" % rnd.randrange(3)
+        op = rnd.random()
+        field = "f%d" % rnd.randrange(25)
+        if op < 0.5:
+            steps.append(("HSET", key, field, "v%d" % rnd.randrange(1000)))
+        elif op < 0.8:
+            steps.append(("HDEL", key, field, "f%d" % rnd.randrange(25)))
+        else:
+            steps.append(("HINCRBY", key, field, str(rnd.randrange(-5, 5))))
+        steps.append(("HGETALL", key))
+    compare(server, reference, steps)
