@@ -11,6 +11,8 @@ extension Engine {
     func rdbValue(of entry: Entry) -> RDBValue? {
         switch entry.type {
         case .string: return .string(entry.stringBytes { Array($0) })
+        case .set: return unsafeDowncast(entry.object, to: SetValue.self).rdbValue
+        case .hash: return unsafeDowncast(entry.object, to: HashValue.self).rdbValue
         default: return nil
         }
     }
@@ -21,7 +23,9 @@ extension Engine {
     func makeObject(from value: RDBValue) -> (ValueType, AnyObject)? {
         switch value {
         case .string: return nil
-        case .list, .set, .hash, .zset: return nil
+        case .set(let members): return (.set, SetValue.loaded(members, hasher: hasher))
+        case .hash(let pairs): return (.hash, HashValue.loaded(pairs, hasher: hasher))
+        case .list, .zset: return nil
         }
     }
 
