@@ -164,7 +164,9 @@ CASES = {
         ("HSCAN", "h", "0", "match", "a*", "count", "1"), ("HSCAN", "h", "0", "COUNT", "0"),
         ("HSCAN", "h", "0", "COUNT", "x"), ("HSCAN", "h", "0", "MATCH"), ("HSCAN", "h", "0", "TYPE", "hash"),
         ("HSCAN", "h", "-1"), ("HSCAN", "h", "18446744073709551616"), ("HSCAN", "h", ""),
-        ("HSCAN", "h", "0", "COUNT", "-1"), ("HSCAN", "h", "0", "MATCH", "*"),
+        ("HSCAN", "h", "0", "COUNT", "-1"), ("HSCAN", "h", "0", "MATCH", "*"), ("HSCAN", "h", "7"),
+        ("HSCAN", "h", "123456", "MATCH", "b"), ("HSET", "h", "a", "x", "a", "y", "new", "1", "new", "2"),
+        ("HGETALL", "h"),
     ],
     "resp3": [
         Quiet("HELLO", "3"), ("HSET", "h", "a", "1", "b", "2"), ("HGETALL", "h"), ("HGETALL", "nokey"),

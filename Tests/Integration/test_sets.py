@@ -50,7 +50,10 @@ CASES = {
         ("OBJECT", "ENCODING", "c"), ("SMOVE", "a", "d", "2"), ("OBJECT", "ENCODING", "d"), ("EXISTS", "a"),
         ("SMOVE", "b", "b", "3"), ("SMOVE", "b", "b", "9"), ("SMOVE", "b", "d", "3"), ("SMEMBERS", "d"),
         ("SMOVE", "d", "b", "2"), ("SADD", "b", "2"), ("SMOVE", "b", "d", "2"), ("SMEMBERS", "d"),
-        ("SMEMBERS", "b"), ("SMOVE", "d", "b"),
+        ("SMEMBERS", "b"), ("SMOVE", "d", "b"), ("SADD", "i", "1", "2"), ("SADD", "t", "x"),
+        ("SMOVE", "i", "t", "1"), ("OBJECT", "ENCODING", "i"), ("SMOVE", "t", "i", "x"), ("OBJECT", "ENCODING", "i"),
+        Unordered("SMEMBERS", "i"), ("EXISTS", "t"), ("SET", "e", "v"), ("EXPIRE", "i", "100"),
+        ("SMOVE", "i", "fresh", "2"), ("TTL", "i"), ("TTL", "fresh"),
     ],
     "spop_srandmember_shapes": [
         ("SPOP", "nokey"), ("SPOP", "nokey", "0"), ("SPOP", "nokey", "3"), ("SPOP", "nokey", "-1"),
@@ -112,7 +115,8 @@ CASES = {
         ("SSCAN", "nokey", "0"), ("SSCAN", "nokey", "0", "bogus"), ("SSCAN", "nokey", "x"),
         ("SADD", "s", "1", "2", "12"), ("SSCAN", "s", "0", "MATCH", "1*"), ("SSCAN", "s", "0", "COUNT", "1"),
         ("SSCAN", "s", "0", "COUNT", "0"), ("SSCAN", "s", "0", "COUNT", "x"), ("SSCAN", "s", "0", "TYPE", "set"),
-        ("SSCAN", "s", "0", "MATCH"), ("SSCAN", "s", "-1"), ("SSCAN", "s", ""),
+        ("SSCAN", "s", "0", "MATCH"), ("SSCAN", "s", "-1"), ("SSCAN", "s", ""), ("SSCAN", "s", "99"),
+        ("SSCAN", "s", "5", "MATCH", "2"),
     ],
     "resp3": [
         Quiet("HELLO", "3"), ("SADD", "s", "3", "1", "2"), ("SMEMBERS", "s"), ("SMEMBERS", "nokey"),
