@@ -273,20 +273,20 @@ extension Engine {
     /// SMOVE source destination member
     func smove(_ a: Arguments) {
         let src = a[1], dst = a[2], member = a[3]
-        let srcLink = lookupWrite(src, hash: hashKey(src))
+        // Entries, not links: a lookup may step the table's rehash and move the links.
+        let srcEntry = lookupWrite(src, hash: hashKey(src)).map { Entry($0.pointee!) }
         let dstHash = hashKey(dst)
-        let dstLink = lookupWrite(dst, hash: dstHash)
-        guard let srcLink else {
+        let dstEntry = lookupWrite(dst, hash: dstHash).map { Entry($0.pointee!) }
+        guard let srcEntry else {
             replyInteger(0)
             return
         }
-        let srcEntry = Entry(srcLink.pointee!)
-        if srcEntry.type != .set || (dstLink != nil && Entry(dstLink!.pointee!).type != .set) {
+        if srcEntry.type != .set || (dstEntry != nil && dstEntry!.type != .set) {
             replyWrongType()
             return
         }
         let srcSet = unsafeDowncast(srcEntry.object, to: SetValue.self)
-        if let dstLink, Entry(dstLink.pointee!).p == srcEntry.p {
+        if let dstEntry, dstEntry.p == srcEntry.p {
             replyInteger(srcSet.contains(member, hasher: hasher) ? 1 : 0)
             return
         }
