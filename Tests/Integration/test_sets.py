@@ -284,3 +284,23 @@ def test_random_intset_operations_match_redis(server, reference):
         steps.append(("OBJECT", "ENCODING", key))
         steps.append(("SMEMBERS", key) if rnd.random() < 0.5 else ("SCARD", key))
     compare(server, reference, steps)
+
+
+@pytest.mark.parametrize("pipeline", [1, 16])
+def test_redis_benchmark_hset_sadd_spop(server, pipeline):
+    """redis-benchmark's HSET, SADD and SPOP run clean, and leave what they should: one
+    hash field and an emptied set without -r; about r fields and members with -r."""
+    from test_tools import bench
+    n = 5000
+    bench(server, "-t", "hset,sadd,spop", "-n", str(n), "-c", "20", "-P", str(pipeline), "-q")
+    r = server.client()
+    fields = r.hgetall("myhash")
+    assert list(fields) == [b"element:__rand_int__"] and len(fields[b"element:__rand_int__"]) == 3
+    assert r.exists("myset") == 0  # one member, popped by the first SPOP
+    r.flushall()
+    bench(server, "-t", "hset,sadd", "-n", str(n), "-c", "20", "-P", str(pipeline), "-r", "1000", "-q")
+    assert 900 < r.hlen("myhash") <= 1000
+    assert 900 < r.scard("myset") <= 1000
+    assert r.object("encoding", "myhash") == b"hashtable"
+    bench(server, "-t", "spop", "-n", str(n), "-c", "20", "-P", str(pipeline), "-q")
+    assert r.exists("myset") == 0
