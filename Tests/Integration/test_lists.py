@@ -151,7 +151,7 @@ CASES = {
         ("LPOS", "l", "c", "RANK", "0"), ("LPOS", "l", "c", "RANK", "x"), ("LPOS", "l", "c", "COUNT", "-1"),
         ("LPOS", "l", "c", "MAXLEN", "-1"), ("LPOS", "l", "c", "COUNT", "x"), ("LPOS", "l", "c", "MAXLEN", "y"),
         ("LPOS", "l", "c", "RANK"), ("LPOS", "l", "c", "FOO", "1"), ("LPOS", "l", "a", "RANK", LMIN),
-        ("LPOS", "l", "c", "RANK", LMIN, "COUNT", "0"), ("LPOS", "l", "c", "rank", "1", "rank", "2"),
+        ("LPOS", "l", "c", "RANK", LMIN, "COUNT", "0"), ("LPOS", "l", "c", "RANK", LMIN, "COUNT", "1"), ("LPOS", "l", "c", "rank", "1", "rank", "2"),
         ("LPOS", "nokey", "a", "RANK", "0"), ("LPOS", "l"),
     ],
     "lmove": [
@@ -179,7 +179,8 @@ CASES = {
         ("LMPOP", "1", "l1", "LEFT", "COUNT", "-1"), ("LMPOP", "1", "l1", "LEFT", "COUNT", "x"),
         ("LMPOP", "1", "l1", "LEFT", "COUNT"), ("LMPOP", "1", "l1", "LEFT", "COUNT", "1", "COUNT", "1"),
         ("LMPOP", "1", "l1", "LEFT", "FOO"), ("LMPOP", "1", "l1", "left", "count", "1"),
-        ("LMPOP", "1", "l1"), ("LMPOP",),
+        ("LMPOP", "1", "l1"), ("LMPOP",), ("LMPOP", "2", "l1", "LEFT"), ("LMPOP", "3", "l1", "LEFT", "x"),
+        ("LMPOP", "2", "l1", "l1", "LEFT"), ("LMPOP", LMAX, "l1", "LEFT"), ("BLMPOP", "0", "2", "l1", "LEFT"),
     ],
     "blocking_immediate": [
         ("RPUSH", "l", "a", "b", "c"),

@@ -352,7 +352,7 @@ extension Engine {
                 if matches >= rank {
                     if count == -1 { break }
                     found.append(matchIndex)
-                    if count != 0 && matches - rank + 1 >= count { break }
+                    if count != 0 && matches &- rank &+ 1 >= count { break }   // wraps as C's long does
                 }
             }
             index += 1
@@ -415,7 +415,8 @@ extension Engine {
     func lmpop(_ a: Arguments, blocking: Bool) {
         let numkeysIndex = blocking ? 2 : 1
         guard let numkeys = boundedArgument(a[numkeysIndex], min: 1, "ERR numkeys should be greater than 0") else { return }
-        if numkeys > a.count - numkeysIndex - 1 { replySyntaxError(); return }
+        // The keys and LEFT|RIGHT must all be there.
+        if numkeys >= a.count - numkeysIndex - 1 { replySyntaxError(); return }
         let whereIndex = numkeysIndex + numkeys + 1
         guard let front = listEndArgument(a[whereIndex]) else { return }
         var count = -1
