@@ -37,7 +37,8 @@ final class CommandTable {
 
     init() {
         var handlers: [String: CommandHandler] = [:]
-        for family in [connectionCommands, serverCommands, clientCommands, keyCommands, expireCommands, stringCommands, listCommands] {
+        for family in [connectionCommands, serverCommands, clientCommands, keyCommands, expireCommands, stringCommands,
+                       persistenceCommands, listCommands] {
             for (name, h) in family {
                 precondition(handlers[name] == nil, "command \(name) registered twice")
                 handlers[name] = h

@@ -527,3 +527,51 @@ def test_blpop_in_other_database(either):
         p.call("SELECT", "1")
         p.call("RPUSH", "q", "db1")
         assert a.read_reply() == b"*2\r\n$1\r\nq\r\n$3\r\ndb1\r\n"
+
+
+# --- persistence ---------------------------------------------------------------------------
+
+LIST_VALUES = {
+    b"small": [b"a", b"b", b"", b"12345", b"-7"],
+    b"long": [b"e%d" % i for i in range(5000)],
+    b"big-elements": [b"x" * 300, b"y" * 9000, b"z", b"w" * 70000],
+}
+
+
+def _start_in(template, tmp, name):
+    from conftest import Server
+    return Server(template + " --dir %s --dbfilename dump.rdb" % tmp, name).start()
+
+
+def _fill_lists(conn):
+    for k, items in LIST_VALUES.items():
+        for i in range(0, len(items), 500):
+            assert conn.call("RPUSH", k, *items[i:i + 500]).startswith(b":")
+    assert conn.call("PEXPIRE", b"small", "5000000") == b":1\r\n"
+
+
+def _check_lists(conn):
+    for k, items in LIST_VALUES.items():
+        assert parse(conn.call("LRANGE", k, "0", "-1")) == items, k
+    assert 4990 <= parse(conn.call("TTL", b"small")) <= 5000
+
+
+@pytest.mark.parametrize("writer", ["ours", "redis"])
+def test_lists_survive_rdb_between_servers(tmp_path, writer):
+    """A dump with lists written by one server loads with the same lists in the other."""
+    from conftest import _server_cmd, _reference_cmd
+    first, second = (_server_cmd(), _reference_cmd()) if writer == "ours" else (_reference_cmd(), _server_cmd())
+    a = _start_in(first, tmp_path, "writer")
+    try:
+        with a.conn() as c:
+            _fill_lists(c)
+            assert c.call("SAVE") == b"+OK\r\n"
+    finally:
+        a.stop()
+    b = _start_in(second, tmp_path, "reader")
+    try:
+        with b.conn() as c:
+            _check_lists(c)
+            assert c.call("OBJECT", "ENCODING", "long") == b"$9\r\nquicklist\r\n"
+    finally:
+        b.stop()
