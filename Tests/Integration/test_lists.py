@@ -575,3 +575,33 @@ def test_lists_survive_rdb_between_servers(tmp_path, writer):
             assert c.call("OBJECT", "ENCODING", "long") == b"$9\r\nquicklist\r\n"
     finally:
         b.stop()
+
+
+def _changes(conn):
+    info = parse(conn.call("INFO", "persistence")).decode()
+    for line in info.split("\r\n"):
+        if line.startswith("rdb_changes_since_last_save:"):
+            return int(line.split(":")[1])
+    raise AssertionError("no rdb_changes_since_last_save")
+
+
+def test_changes_counted_like_redis(server, reference):
+    """Save points count what Redis counts: pushed and removed elements, one per move or
+    edit, nothing for creating or deleting the key itself."""
+    steps = [("RPUSH", "l", "a", "b", "c"), ("LPUSH", "l", "x"), ("LPOP", "l"), ("RPOP", "l", "2"),
+             ("LPUSHX", "l", "q"), ("LMOVE", "l", "d", "LEFT", "RIGHT"), ("RPOPLPUSH", "d", "d"),
+             ("LSET", "d", "0", "z"), ("LINSERT", "d", "BEFORE", "z", "y"), ("LREM", "d", "0", "y"),
+             ("LTRIM", "d", "0", "0"), ("LTRIM", "d", "5", "1"), ("RPUSH", "m", "1", "2", "3"),
+             ("LMPOP", "1", "m", "LEFT", "COUNT", "2"), ("BLPOP", "m", "0"), ("LPOP", "l"),
+             ("LPOP", "nokey"), ("LREM", "l", "0", "zz")]
+    seen = {}
+    for name, srv in (("redis", reference), ("ours", server)):
+        with srv.conn() as c:
+            c.call("SAVE")
+            deltas = []
+            for s in steps:
+                before = _changes(c)
+                c.call(*s)
+                deltas.append(_changes(c) - before)
+            seen[name] = deltas
+    assert seen["ours"] == seen["redis"]
