@@ -8,6 +8,8 @@
 struct RDBWriter {
     private(set) var bytes: [UInt8] = []
     let compression: Bool
+    private var compressor = LZFCompressor()
+    private var scratch: [UInt8] = []
 
     init(compression: Bool = true, capacity: Int = 4096) {
         self.compression = compression
@@ -133,11 +135,11 @@ struct RDBWriter {
             }
             return
         }
-        if compression && n > 20, let packed = LZF.compress(s, limit: n - 4) {
+        if compression && n > 20 && compressor.compress(s, limit: n - 4, into: &scratch) {
             bytes.append(0xc0 | UInt8(RDBEncoding.lzf))
-            length(packed.count)
+            length(scratch.count)
             length(n)
-            bytes += packed
+            bytes += scratch
             return
         }
         length(n)
