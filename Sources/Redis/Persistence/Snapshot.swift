@@ -21,7 +21,7 @@ extension Engine {
     func makeObject(from value: RDBValue) -> (ValueType, AnyObject)? {
         switch value {
         case .string: return nil
-        case .list, .set, .hash, .zset: return nil
+        case .list, .set, .hash, .zset, .stream: return nil
         }
     }
 
@@ -157,6 +157,7 @@ extension RDBValue {
         case .set: "set"
         case .hash: "hash"
         case .zset: "zset"
+        case .stream: "stream"
         }
     }
 }
