@@ -37,8 +37,18 @@ final class CommandTable {
 
     init() {
         var handlers: [String: CommandHandler] = [:]
-        for family in [connectionCommands, serverCommands, clientCommands, keyCommands, expireCommands, stringCommands,
-                       persistenceCommands] {
+        for family in [
+            connectionCommands,
+            serverCommands,
+            clientCommands,
+            keyCommands,
+            expireCommands,
+            stringCommands,
+            persistenceCommands,
+            listCommands,
+            hashCommands,
+            setCommands,
+        ] {
             for (name, h) in family {
                 precondition(handlers[name] == nil, "command \(name) registered twice")
                 handlers[name] = h
