@@ -99,6 +99,8 @@ def snapshot_of(port, dbs=16):
                 value = ("set", sorted(r.smembers(k)))
             elif t == b"zset":
                 value = ("zset", r.zrange(k, 0, -1, withscores=True))
+            elif t == b"stream":
+                value = ("stream", r.xrange(k), r.xinfo_stream(k)["last-generated-id"])
             else:
                 value = r.get(k)
             # As an absolute time, so the time spent scanning does not count as a difference.
@@ -247,11 +249,26 @@ STREAM_SCRIPT = [
 ]
 
 
-def run_stream_script(port):
+# Writes of the other types, whose rewrites (BLPOP -> LPOP, HINCRBYFLOAT -> HSET, SPOP ->
+# SREM, XADD * -> XADD <id>, BZPOPMIN -> ZPOPMIN) must also match what Redis sends.
+TYPES_SCRIPT = [
+    ("LPUSH", "l", "a", "b", "c"), ("RPOP", "l"), ("LMOVE", "l", "l2", "LEFT", "RIGHT"), ("BLPOP", "l", "0"),
+    ("LINSERT", "l2", "BEFORE", "a", "z"),
+    ("HSET", "h", "f", "1"), ("HINCRBYFLOAT", "h", "f", "1.5"), ("HINCRBY", "h", "g", "2"), ("HDEL", "h", "f", "nope"),
+    ("SADD", "s", "1", "2", "3"), ("SREM", "s", "1"), ("SMOVE", "s", "s2", "2"), ("SPOP", "s2"),
+    ("ZADD", "z", "1", "a", "2", "b"), ("ZINCRBY", "z", "1.5", "a"), ("ZPOPMIN", "z"), ("ZADD", "z", "GT", "CH", "5", "b"),
+    ("ZUNIONSTORE", "zu", "1", "z"), ("BZPOPMIN", "z", "0"),
+    ("XADD", "x", "1-1", "f", "v"), ("XADD", "x", "MAXLEN", "1", "2-1", "f", "v"), ("XDEL", "x", "2-1"),
+    ("XTRIM", "x", "MAXLEN", "0"), ("XADD", "y", "*", "f", "v"), ("XGROUP", "CREATE", "y", "g", "$"),
+    ("EXPIRE", "h", "100"),
+]
+
+
+def run_stream_script(port, script=None):
     replica = RawReplica(port)
     assert replica.rdb.startswith(b"REDIS"), replica.rdb[:16]
     with RawConn(port) as c:
-        for cmd in STREAM_SCRIPT:
+        for cmd in script or STREAM_SCRIPT:
             if cmd[0] == "SLEEP":
                 time.sleep(cmd[1])
             else:
@@ -270,6 +287,15 @@ def test_stream_is_the_same_as_redis_for_the_same_writes(servers):
     assert ["SET", "k4", "v", "PXAT", "<time>"] in ours
     assert ["SET", "f", "1.6", "KEEPTTL"] in ours
     assert ["SET", "k1", "v7"] in ours
+
+
+def test_stream_of_other_types_is_the_same_as_redis(servers):
+    def ids_replaced(cmds):
+        return [[re.sub(r"^\d{13}-\d+$", "<id>", w) for w in cmd] for cmd in cmds]
+    ours = ids_replaced(run_stream_script(servers.ours().port, TYPES_SCRIPT))
+    theirs = ids_replaced(run_stream_script(servers.real().port, TYPES_SCRIPT))
+    assert ours == theirs
+    assert ["SREM", "s2", "2"] in ours and ["HSET", "h", "f", "2.5"] in ours
 
 
 def test_real_replica_follows_writes_under_benchmark_load(servers):
@@ -410,6 +436,23 @@ def test_full_sync_of_an_existing_dataset(servers):
     assert_same_data(master, replica)
     s = info(master.port, "stats")
     assert (s["sync_full"], s["sync_partial_ok"], s["sync_partial_err"]) == ("1", "0", "0")
+
+
+@pytest.mark.xfail(strict=True, reason="sorted sets and streams have no RDB conversion in makeSnapshot yet: "
+                                        "a full sync leaves them out (Snapshot.swift rdbValue)")
+def test_full_sync_of_sorted_sets_and_streams(servers):
+    import redis
+    master = servers.ours()
+    r = redis.Redis(host="127.0.0.1", port=master.port, socket_timeout=10)
+    r.zadd("zset", {"m%d" % i: i / 3 for i in range(200)})
+    r.zadd("smallz", {"a": 1.5, "b": -2})
+    for i in range(30):
+        r.xadd("stream", {"f": i})
+    replica = start_real_replica(servers, master.port)
+    r.zadd("zset", {"late": 7})
+    r.xadd("stream", {"late": 1})
+    assert wait_until(lambda: in_sync(master, replica), 10)
+    assert_same_data(master, replica)
 
 
 def test_replicas_asking_together_share_one_snapshot(servers):
