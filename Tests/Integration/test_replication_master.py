@@ -673,3 +673,19 @@ def test_announced_address_shows_in_info_and_role(servers):
     with RawConn(master.port) as q:
         assert parse(q.call("ROLE"))[2] == [[b"10.1.2.3", b"6390", b"0"]]
     c.close()
+
+
+def test_large_writes_reach_the_replica_whole(servers):
+    import redis
+    master = servers.ours()
+    replica = start_real_replica(servers, master.port)
+    r = redis.Redis(host="127.0.0.1", port=master.port, socket_timeout=30)
+    big = bytes(range(256)) * (80 * 1024)          # 20 MB, every byte value
+    r.set("big", big)
+    r.mset({"m%d" % i: b"y" * 100_000 for i in range(100)})   # 10 MB in one command
+    with RawConn(master.port) as c:
+        assert c.call("WAIT", "1", "10000") == b":1\r\n"
+    assert wait_until(lambda: in_sync(master, replica), 10)
+    rr = redis.Redis(host="127.0.0.1", port=replica.port, socket_timeout=30)
+    assert rr.get("big") == big
+    assert rr.dbsize() == 101 and rr.strlen("m99") == 100_000
