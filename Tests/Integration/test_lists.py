@@ -605,3 +605,10 @@ def test_changes_counted_like_redis(server, reference):
                 deltas.append(_changes(c) - before)
             seen[name] = deltas
     assert seen["ours"] == seen["redis"]
+
+
+def test_large_lrange_reply(server, reference):
+    """A reply of several megabytes goes out whole and in order."""
+    steps = [("RPUSH", "l") + tuple(("%05d" % i) * 1000 for i in range(j, j + 100)) for j in range(0, 1500, 100)]
+    steps += [("LRANGE", "l", "0", "-1"), ("LPOP", "l", "1000"), ("LLEN", "l")]
+    compare(server, reference, steps)
