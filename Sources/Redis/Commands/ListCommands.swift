@@ -72,6 +72,14 @@ extension Engine {
         return list
     }
 
+    /// Whether a blocked command being re-run may serve from `key`: only from the key
+    /// whose change woke it, as Redis serves from the key that became ready.
+    @inline(__always)
+    func mayServe(from key: UnsafeRawBufferPointer) -> Bool {
+        guard let only = blocking.servingKey else { return true }
+        return only.database == db.index && only.key.withUnsafeBytes { listBytesEqual($0, key) }
+    }
+
     /// LEFT (true) or RIGHT (false), or a syntax error.
     func listEndArgument(_ bytes: UnsafeRawBufferPointer) -> Bool? {
         if bytes.equalsIgnoringCase("left") { return true }
@@ -467,6 +475,7 @@ extension Engine {
         let rerun = client.blockState != nil
         for k in (numkeysIndex + 1)...(numkeysIndex + numkeys) {
             let key = a[k]
+            if rerun && !mayServe(from: key) { continue }
             let list: ListValue
             switch writableList(key, hash: hashKey(key), quiet: rerun) {
             case .missing: continue
@@ -505,6 +514,7 @@ extension Engine {
         let rerun = client.blockState != nil
         for i in 1..<(a.count - 1) {
             let key = a[i]
+            if rerun && !mayServe(from: key) { continue }
             let list: ListValue
             switch writableList(key, hash: hashKey(key), quiet: rerun) {
             case .missing: continue
