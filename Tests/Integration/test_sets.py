@@ -96,7 +96,8 @@ CASES = {
         Unordered("SDIFF", "e", "w"), ("SDIFFSTORE", "e", "e", "w"), ("OBJECT", "ENCODING", "e"),
         ("SMEMBERS", "e"), ("SUNIONSTORE", "a", "a", "b"), ("SMEMBERS", "a"), ("EXPIRE", "a", "100"),
         ("SUNIONSTORE", "a", "a"), ("TTL", "a"), ("SADD", "t", "1"), ("EXPIRE", "t", "100"),
-        ("SMOVE", "a", "t", "4"), ("TTL", "t"), ("SADD", "a", "q"), ("SREM", "t", "4"), ("TTL", "t"), ("SPOP", "t", "5"), ("TTL", "t"),
+        ("SMOVE", "a", "t", "4"), ("TTL", "t"), ("SADD", "a", "q"), ("SREM", "t", "4"), ("TTL", "t"),
+        ("SPOP", "t", "5"), ("TTL", "t"),
     ] + ints("big1", 300) + ints("big2", 300, 250) + [
         ("SUNIONSTORE", "u", "big1", "big2"), ("OBJECT", "ENCODING", "u"), ("SCARD", "u"),
         ("SDIFF", "big1", "big2", "a"), ("SDIFF", "a", "big1", "big2"), ("SINTER", "big2", "big1"),

@@ -139,7 +139,9 @@ struct ByteStringTable {
             items[position] = UInt(bitPattern: b)
             b.storeBytes(of: UInt32(value.count), toByteOffset: 12, as: UInt32.self)
         }
-        if value.count > 0 { (b + ByteStringTable.headerSize + k).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+        if value.count > 0 {
+            (b + ByteStringTable.headerSize + k).copyMemory(from: value.baseAddress!, byteCount: value.count)
+        }
     }
 
     /// Removes `key`; returns whether it was present.
