@@ -62,7 +62,8 @@ CASES = {
         ("SRANDMEMBER", "s", "1", "2"), ("SRANDMEMBER", "nokey", "-9223372036854775808"),
         ("SADD", "s", "5", "1", "3"), ("SRANDMEMBER", "s", "3"), ("SRANDMEMBER", "s", "10"),
         ("SRANDMEMBER", "s", "0"), ("SRANDMEMBER", "s", "-9223372036854775808"),
-        ("SPOP", "s", "0"), ("SPOP", "s", "3"), ("EXISTS", "s"), ("SADD", "s", "7"), ("SPOP", "s"),
+        ("SPOP", "s", "0"), ("SPOP", "s", "9223372036854775807"), ("EXISTS", "s"), ("SADD", "s", "5", "1", "3"),
+        ("SPOP", "s", "3"), ("EXISTS", "s"), ("SADD", "s", "7"), ("SPOP", "s"),
         ("EXISTS", "s"), ("SADD", "w", "b", "a"), Unordered("SPOP", "w", "5"), ("EXISTS", "w"),
     ],
     "sinter": [
