@@ -11,8 +11,20 @@ extension Engine {
     func rdbValue(of entry: Entry) -> RDBValue? {
         switch entry.type {
         case .string: return .string(entry.stringBytes { Array($0) })
+        case .list:
+            let l = unsafeDowncast(entry.object, to: ListValue.self)
+            var items: [[UInt8]] = []
+            items.reserveCapacity(l.count)
+            l.forEach { items.append(Array($0)) }
+            return .list(items)
         case .set: return unsafeDowncast(entry.object, to: SetValue.self).rdbValue
         case .hash: return unsafeDowncast(entry.object, to: HashValue.self).rdbValue
+        case .zset:
+            let z = unsafeDowncast(entry.object, to: SortedSetValue.self)
+            var members: [([UInt8], Double)] = []
+            members.reserveCapacity(z.count)
+            z.forEachElement { m, score in members.append((Array(m), score)) }
+            return .zset(members)
         default: return nil
         }
     }
@@ -23,9 +35,15 @@ extension Engine {
     func makeObject(from value: RDBValue) -> (ValueType, AnyObject)? {
         switch value {
         case .string: return nil
+        case .list(let items):
+            return (.list, ListValue(elements: items))
         case .set(let members): return (.set, SetValue.loaded(members, hasher: hasher))
         case .hash(let pairs): return (.hash, HashValue.loaded(pairs, hasher: hasher))
-        case .list, .zset: return nil
+        case .zset(let members):
+            let z = SortedSetValue(expectedCount: members.count, maxMemberLength: members.reduce(0) { max($0, $1.0.count) })
+            for (m, score) in members { m.withUnsafeBytes { z.insertNew($0, score: score) } }
+            return (.zset, z)
+        case .stream: return nil
         }
     }
 
@@ -101,23 +119,34 @@ extension Engine {
 
     // MARK: loading
 
-    /// Replaces the dataset with the RDB `bytes` (start-up load, a replica's full sync).
-    /// On any error every database is emptied before rethrowing: never half a file.
-    /// Returns (keys loaded, keys skipped as expired) and the reader for its aux fields.
+    /// Replaces the dataset with the RDB `bytes` (start-up load, DEBUG RELOAD, a replica's
+    /// full sync). The file is loaded into fresh tables that replace the current ones only
+    /// once all of it proved valid: on any error the dataset is left as it was. Keys whose
+    /// expiry has passed are dropped unless `keepExpired` (a replica keeps them until its
+    /// master's DEL, like Redis). Returns the keys loaded and dropped, and the reader for
+    /// the aux fields (repl-id, repl-offset, ...).
     @discardableResult
-    func loadSnapshot(_ bytes: [UInt8]) throws -> (loaded: Int, expired: Int, reader: RDBReader) {
-        for d in databases { d.table.removeAll() }
+    func loadSnapshot(_ bytes: [UInt8], keepExpired: Bool = false) throws -> (loaded: Int, expired: Int, reader: RDBReader) {
+        let current = databases
         let dirtyBefore = dirty
-        defer { dirty = dirtyBefore }   // loading is not a change to save or propagate
+        let savedNow = now
+        defer {
+            databases = current
+            dirty = dirtyBefore   // loading is not a change to save or propagate
+            now = savedNow
+        }
+        databases = current.map { Database(index: $0.index) }
+        if keepExpired { now = Int64.min }
         var reader = RDBReader(bytes)
         var loaded = 0, expired = 0
-        do {
-            try reader.read(verifyChecksum: config.rdbchecksum) { r in
-                if try store(r.value, key: r.key, expireAt: r.expireAt, database: r.db) { loaded += 1 } else { expired += 1 }
-            }
-        } catch {
-            for d in databases { d.table.removeAll() }
-            throw error
+        try reader.read(verifyChecksum: config.rdbchecksum) { r in
+            if try store(r.value, key: r.key, expireAt: r.expireAt, database: r.db) { loaded += 1 } else { expired += 1 }
+        }
+        let fresh = databases
+        databases = current
+        for (old, new) in zip(current, fresh) {
+            old.table = new.table
+            flushedDatabase(old.index)   // every key changed: WATCH fails
         }
         return (loaded, expired, reader)
     }
@@ -161,6 +190,7 @@ extension RDBValue {
         case .set: "set"
         case .hash: "hash"
         case .zset: "zset"
+        case .stream: "stream"
         }
     }
 }
