@@ -49,6 +49,7 @@ final class CommandTable {
             hashCommands,
             setCommands,
             sortedSetCommands,
+            streamCommands,
         ] {
             for (name, h) in family {
                 precondition(handlers[name] == nil, "command \(name) registered twice")

@@ -17,24 +17,9 @@ extension Engine {
             items.reserveCapacity(l.count)
             l.forEach { items.append(Array($0)) }
             return .list(items)
-        case .hash:
-            let h = unsafeDowncast(entry.object, to: HashValue.self)
-            var pairs: [([UInt8], [UInt8])] = []
-            pairs.reserveCapacity(h.count)
-            h.forEach { f, v in pairs.append((Array(f), Array(v))) }
-            return .hash(pairs)
-        case .set:
-            let st = unsafeDowncast(entry.object, to: SetValue.self)
-            var members: [[UInt8]] = []
-            members.reserveCapacity(st.count)
-            st.forEach { members.append(Array($0)) }
-            return .set(members)
-        case .zset:
-            let z = unsafeDowncast(entry.object, to: SortedSetValue.self)
-            var elements: [([UInt8], Double)] = []
-            elements.reserveCapacity(z.count)
-            z.forEachElement { m, s in elements.append((Array(m), s)) }
-            return .zset(elements)
+        case .set: return unsafeDowncast(entry.object, to: SetValue.self).rdbValue
+        case .hash: return unsafeDowncast(entry.object, to: HashValue.self).rdbValue
+        case .zset: return unsafeDowncast(entry.object, to: SortedSetValue.self).rdbValue
         default: return nil
         }
     }
@@ -47,22 +32,10 @@ extension Engine {
         case .string: return nil
         case .list(let items):
             return (.list, ListValue(elements: items))
-        case .hash(let pairs):
-            let h = HashValue.forLoading(count: pairs.count, listpack: true)
-            for (f, v) in pairs {
-                f.withUnsafeBytes { fb in v.withUnsafeBytes { vb in h.insertLoaded(fb, vb, hasher: hasher) } }
-            }
-            return (.hash, h)
-        case .set(let members):
-            let st = SetValue(intset: members.allSatisfy { $0.withUnsafeBytes { SetValue.startsAsIntset($0) } })
-            for m in members { m.withUnsafeBytes { st.insertLoaded($0, hasher: hasher) } }
-            return (.set, st)
-        case .zset(let elements):
-            let z = SortedSetValue(expectedCount: elements.count,
-                                   maxMemberLength: elements.reduce(0) { max($0, $1.0.count) })
-            // A member listed twice (a damaged file) keeps its first score.
-            for (m, s) in elements { m.withUnsafeBytes { if z.find($0) == nil { z.insertNew($0, score: s) } } }
-            return (.zset, z)
+        case .set(let members): return (.set, SetValue.loaded(members, hasher: hasher))
+        case .hash(let pairs): return (.hash, HashValue.loaded(pairs, hasher: hasher))
+        case .zset(let elements): return (.zset, SortedSetValue.loaded(elements))
+        case .stream: return nil
         }
     }
 
@@ -138,23 +111,34 @@ extension Engine {
 
     // MARK: loading
 
-    /// Replaces the dataset with the RDB `bytes` (start-up load, a replica's full sync).
-    /// On any error every database is emptied before rethrowing: never half a file.
-    /// Returns (keys loaded, keys skipped as expired) and the reader for its aux fields.
+    /// Replaces the dataset with the RDB `bytes` (start-up load, DEBUG RELOAD, a replica's
+    /// full sync). The file is loaded into fresh tables that replace the current ones only
+    /// once all of it proved valid: on any error the dataset is left as it was. Keys whose
+    /// expiry has passed are dropped unless `keepExpired` (a replica keeps them until its
+    /// master's DEL, like Redis). Returns the keys loaded and dropped, and the reader for
+    /// the aux fields (repl-id, repl-offset, ...).
     @discardableResult
-    func loadSnapshot(_ bytes: [UInt8]) throws -> (loaded: Int, expired: Int, reader: RDBReader) {
-        for d in databases { d.table.removeAll() }
+    func loadSnapshot(_ bytes: [UInt8], keepExpired: Bool = false) throws -> (loaded: Int, expired: Int, reader: RDBReader) {
+        let current = databases
         let dirtyBefore = dirty
-        defer { dirty = dirtyBefore }   // loading is not a change to save or propagate
+        let savedNow = now
+        defer {
+            databases = current
+            dirty = dirtyBefore   // loading is not a change to save or propagate
+            now = savedNow
+        }
+        databases = current.map { Database(index: $0.index) }
+        if keepExpired { now = Int64.min }
         var reader = RDBReader(bytes)
         var loaded = 0, expired = 0
-        do {
-            try reader.read(verifyChecksum: config.rdbchecksum) { r in
-                if try store(r.value, key: r.key, expireAt: r.expireAt, database: r.db) { loaded += 1 } else { expired += 1 }
-            }
-        } catch {
-            for d in databases { d.table.removeAll() }
-            throw error
+        try reader.read(verifyChecksum: config.rdbchecksum) { r in
+            if try store(r.value, key: r.key, expireAt: r.expireAt, database: r.db) { loaded += 1 } else { expired += 1 }
+        }
+        let fresh = databases
+        databases = current
+        for (old, new) in zip(current, fresh) {
+            old.table = new.table
+            flushedDatabase(old.index)   // every key changed: WATCH fails
         }
         return (loaded, expired, reader)
     }
@@ -198,6 +182,7 @@ extension RDBValue {
         case .set: "set"
         case .hash: "hash"
         case .zset: "zset"
+        case .stream: "stream"
         }
     }
 }
