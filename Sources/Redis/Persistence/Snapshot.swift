@@ -19,12 +19,7 @@ extension Engine {
             return .list(items)
         case .set: return unsafeDowncast(entry.object, to: SetValue.self).rdbValue
         case .hash: return unsafeDowncast(entry.object, to: HashValue.self).rdbValue
-        case .zset:
-            let z = unsafeDowncast(entry.object, to: SortedSetValue.self)
-            var members: [([UInt8], Double)] = []
-            members.reserveCapacity(z.count)
-            z.forEachElement { m, score in members.append((Array(m), score)) }
-            return .zset(members)
+        case .zset: return unsafeDowncast(entry.object, to: SortedSetValue.self).rdbValue
         default: return nil
         }
     }
@@ -39,10 +34,7 @@ extension Engine {
             return (.list, ListValue(elements: items))
         case .set(let members): return (.set, SetValue.loaded(members, hasher: hasher))
         case .hash(let pairs): return (.hash, HashValue.loaded(pairs, hasher: hasher))
-        case .zset(let members):
-            let z = SortedSetValue(expectedCount: members.count, maxMemberLength: members.reduce(0) { max($0, $1.0.count) })
-            for (m, score) in members { m.withUnsafeBytes { z.insertNew($0, score: score) } }
-            return (.zset, z)
+        case .zset(let elements): return (.zset, SortedSetValue.loaded(elements))
         case .stream: return nil
         }
     }
