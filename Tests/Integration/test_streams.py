@@ -221,6 +221,22 @@ CASES = {
         ("XINFO", "GROUPS", "t"), ("TYPE", "t"), ("OBJECT", "ENCODING", "t"), ("RENAME", "t", "u"), ("XRANGE", "u", "-", "+"),
         ("DEL", "u"), ("EXISTS", "u"),
     ],
+    "node_boundaries_by_bytes": [
+        ("XADD", "s", "%d-1" % i, "field", "v" * (37 * i % 300), "n", str(i * 1000)) for i in range(1, 90)
+    ] + [
+        ("XADD", "s", "%d-1" % i, "other%d" % (i % 3), "x" * (i % 70)) for i in range(90, 200)
+    ] + [
+        ("XINFO", "STREAM", "s"), ("XTRIM", "s", "MAXLEN", "~", "150"), ("XINFO", "STREAM", "s"),
+        ("XTRIM", "s", "MINID", "~", "120"), ("XINFO", "STREAM", "s"), ("XTRIM", "s", "MAXLEN", "~", "0"),
+        ("XINFO", "STREAM", "s"), ("XTRIM", "s", "MAXLEN", "0"), ("XINFO", "STREAM", "s"),
+    ],
+    "node_boundaries_integers_and_big_ids": [
+        ("XADD", "s", "%d-%d" % (1 << 40 | i * 977, i * 131), "f", str(-i * 70000), "g", str(i)) for i in range(1, 260)
+    ] + [
+        ("XINFO", "STREAM", "s"), ("XDEL", "s", "%d-%d" % (1 << 40 | 5 * 977, 5 * 131)),
+        ("XTRIM", "s", "MAXLEN", "~", "200", "LIMIT", "150"), ("XINFO", "STREAM", "s"),
+        ("XTRIM", "s", "MAXLEN", "~", "20", "LIMIT", "150"), ("XLEN", "s"),
+    ],
     "binary_fields": [
         ("XADD", "s", "1-1", "\x00\r\n", "\xff" * 3, "", ""), ("XADD", "s", "1-2", "k" * 200, "v" * 5000),
         ("XRANGE", "s", "-", "+"), ("XREAD", "STREAMS", "s", "0-0"),
@@ -398,3 +414,64 @@ def test_xinfo_full_pending_shape(server):
     assert abs(delivered_at - time.time() * 1000) < 10000
     c = as_map(group[b"consumers"][0])
     assert c[b"pel-count"] == 1 and c[b"pending"][0][0] == b"1-1" and c[b"pending"][0][2] == 1
+
+
+def blocked_scenario(srv, setup, blocking, trigger, extra_reads=0):
+    """Runs `setup` on one connection, sends `blocking` on a second, runs `trigger` on the
+    first once the second is parked, and returns the second's reply bytes."""
+    with srv.conn() as c, srv.conn() as b:
+        for step in setup:
+            c.call(*step)
+        b.send(encode(*blocking))
+        time.sleep(0.2)
+        for step in trigger:
+            c.call(*step)
+        replies = [b.read_reply()]
+        for _ in range(extra_reads):
+            replies.append(b.read_reply())
+        return replies
+
+
+BLOCKED_CASES = {
+    "xread_dollar_served_by_xadd": (
+        [("XADD", "s", "1-1", "a", "1")],
+        ("XREAD", "BLOCK", "5000", "STREAMS", "s", "$"),
+        [("XADD", "s", "2-1", "b", "2")]),
+    "xread_count_limits_wakeup": (
+        [("XADD", "s", "1-1", "a", "1")],
+        ("XREAD", "COUNT", "1", "BLOCK", "5000", "STREAMS", "s", "1-1"),
+        [("MULTI",), ("XADD", "s", "2-1", "b", "2"), ("XADD", "s", "3-1", "c", "3"), ("EXEC",)]),
+    "xread_missing_key_then_created": (
+        [],
+        ("XREAD", "BLOCK", "5000", "STREAMS", "nokey", "$"),
+        [("XADD", "nokey", "5-5", "k", "v")]),
+    "xread_xdel_does_not_wake": (
+        [("XADD", "s", "1-1", "a", "1"), ("XADD", "s", "2-1", "a", "1")],
+        ("XREAD", "BLOCK", "5000", "STREAMS", "s", "$"),
+        [("XDEL", "s", "1-1"), ("XADD", "s", "3-1", "z", "z")]),
+    "xreadgroup_served_by_xadd": (
+        [("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")],
+        ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "5000", "STREAMS", "s", ">"),
+        [("XADD", "s", "4-1", "f", "v"), ("XPENDING", "s", "g")]),
+    "xreadgroup_group_destroyed": (
+        [("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")],
+        ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "5000", "STREAMS", "s", ">"),
+        [("XGROUP", "DESTROY", "s", "g")]),
+    "xreadgroup_then_pipelined_command": (
+        [("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")],
+        ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "5000", "NOACK", "STREAMS", "s", ">"),
+        [("XADD", "s", "4-1", "f", "v")]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BLOCKED_CASES))
+def test_streams_blocked_differential(server, reference, name):
+    setup, blocking, trigger = BLOCKED_CASES[name]
+    if any(step[0] == "MULTI" for step in trigger):
+        with server.conn() as c:
+            if c.call("MULTI").startswith(b"-"):
+                pytest.skip("MULTI/EXEC is not on this branch")
+            c.call("DISCARD")
+    want = blocked_scenario(reference, setup, blocking, trigger)
+    got = blocked_scenario(server, setup, blocking, trigger)
+    assert got == want

@@ -550,6 +550,11 @@ extension Engine {
             var t = StreamReadTarget(stream: s, after: .zero)
             if isGroup {
                 guard let s, let g = s.group(a[groupNameIndex]) else {
+                    if client.blockState != nil {
+                        // Re-run for a client blocked on this group, which was destroyed.
+                        replyError("NOGROUP the consumer group this client was blocked on no longer exists")
+                        return
+                    }
                     replyError(bytes: Array("NOGROUP No such key '".utf8) + truncatedForError(key, Int.max)
                         + "' or consumer group '" + truncatedForError(a[groupNameIndex], Int.max)
                         + "' in XREADGROUP with GROUP option")
