@@ -457,7 +457,7 @@ BLOCKED_CASES = {
         [("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")],
         ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "5000", "STREAMS", "s", ">"),
         [("XGROUP", "DESTROY", "s", "g")]),
-    "xreadgroup_then_pipelined_command": (
+    "xreadgroup_noack_served_by_xadd": (
         [("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")],
         ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "5000", "NOACK", "STREAMS", "s", ">"),
         [("XADD", "s", "4-1", "f", "v")]),
