@@ -449,6 +449,10 @@ BLOCKED_CASES = {
         [("XADD", "s", "1-1", "a", "1"), ("XADD", "s", "2-1", "a", "1")],
         ("XREAD", "BLOCK", "5000", "STREAMS", "s", "$"),
         [("XDEL", "s", "1-1"), ("XADD", "s", "3-1", "z", "z")]),
+    "xread_key_replaced_by_string_keeps_waiting": (
+        [("XADD", "s", "1-1", "a", "1")],
+        ("XREAD", "BLOCK", "400", "STREAMS", "s", "$"),
+        [("DEL", "s"), ("SET", "s", "x")]),
     "xreadgroup_served_by_xadd": (
         [("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")],
         ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "5000", "STREAMS", "s", ">"),

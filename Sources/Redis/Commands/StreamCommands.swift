@@ -539,6 +539,17 @@ extension Engine {
         if streamsArg == 0 { replySyntaxError(); return }
         if isGroup && groupNameIndex == 0 { replyError("ERR Missing GROUP option for XREADGROUP"); return }
 
+        if client.blockState != nil {
+            // Re-run for a blocked client: a key that now holds another type does not
+            // serve it (Redis serves stream waiters only from streams); it keeps waiting.
+            for k in 0..<streamCount {
+                let key = a[streamsArg + k]
+                if let e = lookupRead(key, hash: hashKey(key)), e.type != .stream {
+                    blockClient(on: [key], deadline: deadline, args: a)
+                    return
+                }
+            }
+        }
         var targets: [StreamReadTarget] = []
         targets.reserveCapacity(streamCount)
         var dollarResolved = false
