@@ -37,7 +37,20 @@ final class CommandTable {
 
     init() {
         var handlers: [String: CommandHandler] = [:]
-        for family in [connectionCommands, serverCommands, clientCommands, keyCommands, expireCommands, stringCommands, streamCommands] {
+        for family in [
+            connectionCommands,
+            serverCommands,
+            clientCommands,
+            keyCommands,
+            expireCommands,
+            stringCommands,
+            persistenceCommands,
+            listCommands,
+            hashCommands,
+            setCommands,
+            sortedSetCommands,
+            streamCommands,
+        ] {
             for (name, h) in family {
                 precondition(handlers[name] == nil, "command \(name) registered twice")
                 handlers[name] = h

@@ -303,6 +303,7 @@ public final class Engine: @unchecked Sendable {
     private func cron() {
         now = wallClockMilliseconds()
         if activeExpireEnabled { activeExpireCycle() }
+        persistenceCron()
         for d in databases {
             d.table.shrinkIfSparse()
             if d.table.isRehashing { d.table.rehashFor(microseconds: 1000) }

@@ -12,7 +12,10 @@ public final class ServerConfig: @unchecked Sendable {
     public var logfile = ""
     public var reactors = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) - 1)
     public var replicaof: (host: String, port: Int)?
-    public var save = ""
+    /// Redis 7.0's default save points; `save ""` (or `--save ''`) turns them off.
+    public var save = "3600 1 300 100 60 10000"
+    public var rdbcompression = true
+    public var rdbchecksum = true
     public var appendonly = false
     public var dir = ""
     public var dbfilename = "dump.rdb"
@@ -102,6 +105,9 @@ struct ConfigParameter {
     let get: (ServerConfig) -> String
     /// Applies new arguments; returns an error text, or nil.
     let set: (ServerConfig, [String]) -> String?
+    /// Redis 7's protected configs (dir, dbfilename): refused by CONFIG SET while
+    /// enable-protected-configs is at its default, no.
+    var protected = false
 
     static func find(_ name: String) -> ConfigParameter? {
         all.first { $0.name == name || $0.alias == name }
@@ -170,9 +176,13 @@ struct ConfigParameter {
             return nil
         }),
         ConfigParameter(name: "save", alias: nil, mutable: true, get: { $0.save }, set: { c, args in
-            c.save = args.joined(separator: " ")
+            let text = args.joined(separator: " ").split(separator: " ").joined(separator: " ")
+            guard parseSavePoints(text) != nil else { return "Invalid save parameters" }
+            c.save = text
             return nil
         }),
+        boolean("rdbcompression", \.rdbcompression),
+        boolean("rdbchecksum", mutable: false, \.rdbchecksum),
         boolean("appendonly", \.appendonly),
         ConfigParameter(name: "dir", alias: nil, mutable: true, get: { c in
             var buf = [CChar](repeating: 0, count: 4096)
@@ -182,8 +192,13 @@ struct ConfigParameter {
             if chdir(args[0]) != 0 { return "No such file or directory" }
             c.dir = args[0]
             return nil
-        }),
-        string("dbfilename", \.dbfilename),
+        }, protected: true),
+        ConfigParameter(name: "dbfilename", alias: nil, mutable: true, get: { $0.dbfilename }, set: { c, args in
+            guard args.count == 1 else { return "wrong number of arguments" }
+            if args[0].contains("/") { return "dbfilename can't be a path, just a filename" }
+            c.dbfilename = args[0]
+            return nil
+        }, protected: true),
         integer("maxclients", min: 1, \.maxclients),
         integer("proto-max-bulk-len", min: 1024 * 1024, memory: true, \.protoMaxBulkLength),
         integer("client-query-buffer-limit", min: 1024 * 1024, memory: true, \.clientQueryBufferLimit),
