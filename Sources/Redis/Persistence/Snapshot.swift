@@ -19,6 +19,7 @@ extension Engine {
             return .list(items)
         case .set: return unsafeDowncast(entry.object, to: SetValue.self).rdbValue
         case .hash: return unsafeDowncast(entry.object, to: HashValue.self).rdbValue
+        case .stream: return unsafeDowncast(entry.object, to: StreamValue.self).rdbValue
         default: return nil
         }
     }
@@ -33,7 +34,8 @@ extension Engine {
             return (.list, ListValue(elements: items))
         case .set(let members): return (.set, SetValue.loaded(members, hasher: hasher))
         case .hash(let pairs): return (.hash, HashValue.loaded(pairs, hasher: hasher))
-        case .zset, .stream: return nil
+        case .stream(let s): return (.stream, StreamValue.loaded(s))
+        case .zset: return nil
         }
     }
 

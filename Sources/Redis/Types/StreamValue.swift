@@ -658,3 +658,77 @@ func listpackElementSize(_ s: UnsafeRawBufferPointer) -> Int {
     let back = encoded < 128 ? 1 : (encoded < 16384 ? 2 : (encoded < 2_097_152 ? 3 : (encoded < 268_435_456 ? 4 : 5)))
     return encoded + back
 }
+
+// MARK: RDB conversion
+
+extension StreamValue {
+    /// The RDB form: live entries, counters, groups with their pending entries and consumers.
+    var rdbValue: RDBValue {
+        var r = RDBStream()
+        r.entries.reserveCapacity(length)
+        forEachEntry { id, parts in
+            var fields: [RDBStream.Field] = []
+            fields.reserveCapacity(parts.count / 2)
+            var i = 0
+            while i + 1 < parts.count {
+                fields.append(RDBStream.Field(name: Array(parts[i]), value: Array(parts[i + 1])))
+                i += 2
+            }
+            r.entries.append(RDBStream.Entry(id: RDBStream.ID(ms: id.ms, seq: id.seq), fields: fields))
+        }
+        r.length = UInt64(length)
+        r.lastID = RDBStream.ID(ms: lastID.ms, seq: lastID.seq)
+        r.firstID = RDBStream.ID(ms: firstID.ms, seq: firstID.seq)
+        r.maxDeletedID = RDBStream.ID(ms: maxDeletedID.ms, seq: maxDeletedID.seq)
+        r.entriesAdded = UInt64(max(0, entriesAdded))
+        for g in groups {
+            var pending: [RDBStream.Pending] = []
+            pending.reserveCapacity(g.pending.count)
+            for (k, id) in g.pending.ids.enumerated() {
+                let p = g.pending.entries[k]
+                pending.append(RDBStream.Pending(id: RDBStream.ID(ms: id.ms, seq: id.seq), deliveryTime: p.deliveryTime,
+                                                 deliveryCount: UInt64(max(0, p.deliveryCount))))
+            }
+            let consumers = g.consumers.map { c in
+                RDBStream.Consumer(name: c.name, seenTime: c.seenTime, activeTime: c.seenTime,
+                                   pending: c.pending.ids.map { RDBStream.ID(ms: $0.ms, seq: $0.seq) })
+            }
+            r.groups.append(RDBStream.Group(name: g.name, lastID: RDBStream.ID(ms: g.lastID.ms, seq: g.lastID.seq),
+                                            entriesRead: g.entriesRead, pending: pending, consumers: consumers))
+        }
+        return .stream(r)
+    }
+
+    /// A stream rebuilt from its RDB form. Entries are appended in ID order, so chunks are
+    /// cut as XADD would cut them; the counters are then set to the saved ones.
+    static func loaded(_ r: RDBStream) -> StreamValue {
+        let s = StreamValue()
+        for e in r.entries {
+            var parts: [[UInt8]] = []
+            parts.reserveCapacity(2 * e.fields.count)
+            for f in e.fields { parts.append(f.name); parts.append(f.value) }
+            s.appendLoaded(StreamID(ms: e.id.ms, seq: e.id.seq), parts: parts)
+        }
+        s.lastID = StreamID(ms: r.lastID.ms, seq: r.lastID.seq)
+        s.maxDeletedID = StreamID(ms: r.maxDeletedID.ms, seq: r.maxDeletedID.seq)
+        s.entriesAdded = Int64(clamping: r.entriesAdded)
+        s.firstID = s.length == 0 ? .zero : s.firstLiveID()
+        for g in r.groups {
+            let group = s.addLoadedGroup(name: g.name, lastID: StreamID(ms: g.lastID.ms, seq: g.lastID.seq),
+                                         entriesRead: g.entriesRead)
+            var owner: [RDBStream.ID: (name: [UInt8], seen: Int64)] = [:]
+            for c in g.consumers {
+                for id in c.pending { owner[id] = (c.name, c.seenTime) }
+                // Consumers without pending entries exist too.
+                _ = c.name.withUnsafeBytes { group.findOrCreateConsumer($0, now: c.seenTime) }
+            }
+            for p in g.pending {
+                guard let o = owner[p.id] else { continue }
+                s.addLoadedPending(group, id: StreamID(ms: p.id.ms, seq: p.id.seq), consumer: o.name,
+                                   deliveryTime: p.deliveryTime, deliveryCount: Int(clamping: p.deliveryCount),
+                                   consumerSeenTime: o.seen)
+            }
+        }
+        return s
+    }
+}
