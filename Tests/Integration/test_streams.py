@@ -572,3 +572,81 @@ def test_debug_reload_keeps_streams(tmp_path):
         assert stream_replies(ours) == before
     finally:
         ours.stop()
+
+
+# --- seeded random sequences compared with redis-server -----------------------------------
+
+def random_steps(seed, n=400):
+    import random
+    rnd = random.Random(seed)
+    steps = []
+    next_ms = [1]
+
+    def some_id():
+        return "%d-%d" % (rnd.randint(0, next_ms[0] + 2), rnd.randint(0, 3))
+
+    def bound():
+        r = rnd.random()
+        if r < 0.15:
+            return rnd.choice(["-", "+"])
+        if r < 0.35:
+            return "(" + some_id()
+        if r < 0.5:
+            return str(rnd.randint(0, next_ms[0] + 2))
+        return some_id()
+
+    for _ in range(n):
+        key = rnd.choice(["s", "s", "s", "t"])
+        op = rnd.random()
+        if op < 0.35:
+            if rnd.random() < 0.7:
+                next_ms[0] += rnd.randint(0, 2)
+            idv = rnd.choice(["%d-%d" % (next_ms[0], rnd.randint(0, 5)), "%d-*" % next_ms[0], "%d" % next_ms[0]])
+            fields = []
+            for i in range(rnd.randint(1, 3)):
+                fields += [rnd.choice(["f", "g", "field%d" % i]), rnd.choice(["1", "-7", "x" * rnd.randint(0, 90), "12345678901"])]
+            trim = []
+            if rnd.random() < 0.15:
+                trim = [rnd.choice(["MAXLEN", "MINID"]), rnd.choice(["~", "=", None])]
+                trim = [t for t in trim if t] + [str(rnd.randint(0, 150)) if trim[0] == "MAXLEN" else some_id()]
+            steps.append(("XADD", key, *trim, idv, *fields))
+        elif op < 0.45:
+            steps.append(("XDEL", key, *[some_id() for _ in range(rnd.randint(1, 6))]))
+        elif op < 0.5:
+            if rnd.random() < 0.5:
+                steps.append(("XTRIM", key, "MAXLEN", rnd.choice(["~", "="]), str(rnd.randint(0, 200))))
+            else:
+                steps.append(("XTRIM", key, "MINID", rnd.choice(["~", "="]), some_id()))
+        elif op < 0.62:
+            cmd = rnd.choice(["XRANGE", "XREVRANGE"])
+            extra = ("COUNT", str(rnd.randint(0, 8))) if rnd.random() < 0.5 else ()
+            steps.append((cmd, key, bound(), bound(), *extra))
+        elif op < 0.66:
+            steps.append(("XINFO", "STREAM", key))
+        elif op < 0.68:
+            steps.append(("XLEN", key))
+        elif op < 0.72:
+            steps.append(("XREAD", "COUNT", str(rnd.randint(1, 5)), "STREAMS", "s", "t", some_id(), some_id()))
+        elif op < 0.75:
+            steps.append(("XGROUP", "CREATE", key, rnd.choice(["g1", "g2"]), rnd.choice(["0", "$", some_id()]), "MKSTREAM"))
+        elif op < 0.85:
+            steps.append(("XREADGROUP", "GROUP", rnd.choice(["g1", "g2"]), rnd.choice(["a", "b", "c"]),
+                          "COUNT", str(rnd.randint(1, 4)), *(("NOACK",) if rnd.random() < 0.1 else ()),
+                          "STREAMS", key, rnd.choice([">", ">", "0", some_id()])))
+        elif op < 0.89:
+            steps.append(("XACK", key, rnd.choice(["g1", "g2"]), *[some_id() for _ in range(rnd.randint(1, 4))]))
+        elif op < 0.93:
+            steps.append(("XCLAIM", key, rnd.choice(["g1", "g2"]), rnd.choice(["a", "b", "d"]), "0",
+                          *[some_id() for _ in range(rnd.randint(1, 3))], "TIME", "1700000000000", "JUSTID"))
+        elif op < 0.96:
+            steps.append(("XPENDING", key, rnd.choice(["g1", "g2"])))
+        elif op < 0.98:
+            steps.append(("XINFO", "GROUPS", key))
+        else:
+            steps.append(("XGROUP", "SETID", key, rnd.choice(["g1", "g2"]), rnd.choice(["0", "$", some_id()])))
+    return steps
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_streams_random_sequences(server, reference, seed):
+    compare(server, reference, random_steps(seed))

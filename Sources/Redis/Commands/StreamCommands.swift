@@ -605,10 +605,13 @@ extension Engine {
                     targets[k].serve = true
                     targets[k].after = g.lastID
                 }
-                let (c, created) = g.findOrCreateConsumer(a[groupNameIndex + 1], now: now)
-                if created { createdConsumers.append(k); dirty += 1 }
-                c.seenTime = now
-                targets[k].consumer = c
+                // Like Redis, the consumer comes into being (and is seen) only when served.
+                if targets[k].serve {
+                    let (c, created) = g.findOrCreateConsumer(a[groupNameIndex + 1], now: now)
+                    if created { createdConsumers.append(k); dirty += 1 }
+                    c.seenTime = now
+                    targets[k].consumer = c
+                }
             } else if s.length > 0 && s.lastLiveID() > targets[k].after {
                 targets[k].serve = true
             }
@@ -647,13 +650,6 @@ extension Engine {
             return
         }
 
-        if isGroup {
-            for k in createdConsumers {
-                propagateInstead([Array("XGROUP".utf8), Array("CREATECONSUMER".utf8), Array(a[streamsArg + k]),
-                                  Array(a[groupNameIndex]), Array(a[groupNameIndex + 1])])
-            }
-            propagationReplaced = true
-        }
         if deadline < 0 || !canBlock {
             replyNullArray()
             return
