@@ -259,15 +259,20 @@ RESP3_STEPS = [("HELLO", "3")] + fill(3) + [
 ]
 
 
-def test_streams_resp3(server, reference):
-    # HELLO's reply carries the connection id: compare everything after it.
+def compare_resp3(server, reference, steps):
+    """Like `compare`, on connections switched to RESP3 first (HELLO's own reply carries
+    the connection id, so it is not compared)."""
     replies = []
     for srv in (reference, server):
         with srv.conn() as c:
-            c.call(*RESP3_STEPS[0])
-            replies.append([c.call(*step) for step in RESP3_STEPS[1:]])
-    for step, want, got in zip(RESP3_STEPS[1:], replies[0], replies[1]):
+            c.call("HELLO", "3")
+            replies.append([c.call(*step) for step in steps])
+    for step, want, got in zip(steps, replies[0], replies[1]):
         assert got == want, "step %r\n  redis-server: %r\n  ours:         %r" % (step, want, got)
+
+
+def test_streams_resp3(server, reference):
+    compare_resp3(server, reference, RESP3_STEPS[1:])
 
 
 def call(conn, *args):
@@ -650,3 +655,8 @@ def random_steps(seed, n=400):
 @pytest.mark.parametrize("seed", range(40))
 def test_streams_random_sequences(server, reference, seed):
     compare(server, reference, random_steps(seed))
+
+
+@pytest.mark.parametrize("seed", range(100, 108))
+def test_streams_random_sequences_resp3(server, reference, seed):
+    compare_resp3(server, reference, random_steps(seed))
