@@ -20,6 +20,7 @@ extension Engine {
         case .set: return unsafeDowncast(entry.object, to: SetValue.self).rdbValue
         case .hash: return unsafeDowncast(entry.object, to: HashValue.self).rdbValue
         case .zset: return unsafeDowncast(entry.object, to: SortedSetValue.self).rdbValue
+        case .stream: return unsafeDowncast(entry.object, to: StreamValue.self).rdbValue
         default: return nil
         }
     }
@@ -35,7 +36,7 @@ extension Engine {
         case .set(let members): return (.set, SetValue.loaded(members, hasher: hasher))
         case .hash(let pairs): return (.hash, HashValue.loaded(pairs, hasher: hasher))
         case .zset(let elements): return (.zset, SortedSetValue.loaded(elements))
-        case .stream: return nil
+        case .stream(let s): return (.stream, StreamValue.loaded(s))
         }
     }
 
