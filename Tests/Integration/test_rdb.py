@@ -387,3 +387,28 @@ def test_debug_reload_keeps_values_and_ttls(servers, tmp_path):
     for k, (value, ttl) in before.items():
         assert after[k][0] == value and abs(after[k][1] - ttl) <= 1
     assert r.object("encoding", "int") == b"int"
+
+
+def test_failed_background_save_refuses_writes_like_redis(servers, tmp_path):
+    # The data directory disappears, so the background save fails: with save points
+    # configured both servers refuse writes and PING with MISCONF until `save ""`.
+    import shutil
+    transcripts = []
+    for make in servers:
+        d = tmp_path / make.__name__
+        d.mkdir()
+        srv = make(d)
+        shutil.rmtree(d)
+        r = single(srv)
+        out = []
+        with srv.conn() as c:
+            for cmd in [("CONFIG", "SET", "save", "3600 1"), ("SET", "a", "1"), ("BGSAVE",)]:
+                out.append(c.call(*cmd))
+            assert wait_until(lambda: info(r)["rdb_last_bgsave_status"] == "err", 10)
+            for cmd in [("SET", "b", "2"), ("PING",), ("GET", "a"), ("CONFIG", "SET", "stop-writes-on-bgsave-error", "no"),
+                        ("SET", "b", "3"), ("CONFIG", "SET", "stop-writes-on-bgsave-error", "yes"), ("DEL", "a"),
+                        ("CONFIG", "SET", "save", ""), ("SET", "b", "4"), ("GET", "b")]:
+                out.append(c.call(*cmd))
+        transcripts.append(out)
+    assert transcripts[0] == transcripts[1]
+    assert transcripts[0][3].startswith(b"-MISCONF ")
