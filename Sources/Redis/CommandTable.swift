@@ -48,6 +48,8 @@ final class CommandTable {
             listCommands,
             hashCommands,
             setCommands,
+            sortedSetCommands,
+            streamCommands,
         ] {
             for (name, h) in family {
                 precondition(handlers[name] == nil, "command \(name) registered twice")

@@ -11,6 +11,14 @@ extension Engine {
     func rdbValue(of entry: Entry) -> RDBValue? {
         switch entry.type {
         case .string: return .string(entry.stringBytes { Array($0) })
+        case .list:
+            let l = unsafeDowncast(entry.object, to: ListValue.self)
+            var items: [[UInt8]] = []
+            items.reserveCapacity(l.count)
+            l.forEach { items.append(Array($0)) }
+            return .list(items)
+        case .set: return unsafeDowncast(entry.object, to: SetValue.self).rdbValue
+        case .hash: return unsafeDowncast(entry.object, to: HashValue.self).rdbValue
         default: return nil
         }
     }
@@ -21,7 +29,11 @@ extension Engine {
     func makeObject(from value: RDBValue) -> (ValueType, AnyObject)? {
         switch value {
         case .string: return nil
-        case .list, .set, .hash, .zset, .stream: return nil
+        case .list(let items):
+            return (.list, ListValue(elements: items))
+        case .set(let members): return (.set, SetValue.loaded(members, hasher: hasher))
+        case .hash(let pairs): return (.hash, HashValue.loaded(pairs, hasher: hasher))
+        case .zset, .stream: return nil
         }
     }
 
