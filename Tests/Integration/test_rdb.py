@@ -480,3 +480,22 @@ def test_streams_round_trip_between_servers(servers, tmp_path):
     single(srv).execute_command("SAVE")
     srv.stop()
     assert stream_view(real(tmp_path)) == expected
+
+
+def test_save_while_background_save_runs_like_redis(servers, tmp_path):
+    # Pipelined behind a BGSAVE, a second BGSAVE and a SAVE find it still running.
+    ours, real = servers
+    replies = []
+    for make in servers:
+        d = tmp_path / make.__name__
+        d.mkdir()
+        srv = make(d)
+        r = single(srv)
+        for i in range(2000):
+            r.set("k%d" % i, "v" * 100)
+        with srv.conn() as c:
+            c.send(b"*1\r\n$6\r\nBGSAVE\r\n*1\r\n$6\r\nBGSAVE\r\n*1\r\n$4\r\nSAVE\r\n")
+            replies.append(c.read_replies(3))
+        assert wait_until(lambda: info(r)["rdb_bgsave_in_progress"] == 0, 10)
+    assert replies[0] == replies[1]
+    assert replies[0][1] == b"-ERR Background save already in progress\r\n"
