@@ -181,3 +181,36 @@ private func contents(_ e: Engine, _ index: Int) -> [String: (String, Int64?)] {
         #expect(got["z"] == .zset(zset.reversed()))   // written highest score first
     }
 }
+
+/// Damaged files (checksum not checked, so the damage reaches the decoders) are either
+/// read or refused: never a crash, never a hang. Deterministic seeds.
+@Suite struct RDBFuzzTests {
+    private struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9e37_79b9_7f4a_7c15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test(arguments: [0, 1])
+    func mutatedFilesNeverCrash(fixture: Int) {
+        let original = decodeBase64(fixture == 0 ? redis7Dump : redis7StreamDump)
+        let e = makeEngine()
+        e.config.rdbchecksum = false
+        var g = SplitMix(state: UInt64(fixture) + 99)
+        var refused = 0
+        for _ in 0..<1500 {
+            var f = original
+            for _ in 0..<Int.random(in: 1...3, using: &g) {
+                let i = Int.random(in: 9..<(f.count - 8), using: &g)
+                f[i] = Bool.random(using: &g) ? UInt8.random(in: 0...255, using: &g) : f[i] ^ (1 << UInt8.random(in: 0...7, using: &g))
+            }
+            do { try e.loadSnapshot(f) } catch { refused += 1 }
+        }
+        #expect(refused > 0)
+    }
+}
