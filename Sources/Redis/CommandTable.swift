@@ -119,6 +119,11 @@ final class CommandTable {
             e.replyError("ERR wrong number of arguments for '\(cmd.name)' command")
             return
         }
+        if !e.persistence.lastBackgroundSaveOK && e.deniedBySaveError(cmd) {
+            cmd.rejectedCalls += 1
+            e.stats.rejectedCalls += 1
+            return
+        }
         let c = e.client!
         c.lastCommand = cmd
         c.commandFailed = false

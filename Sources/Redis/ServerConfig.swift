@@ -16,6 +16,7 @@ public final class ServerConfig: @unchecked Sendable {
     public var save = "3600 1 300 100 60 10000"
     public var rdbcompression = true
     public var rdbchecksum = true
+    public var stopWritesOnBgsaveError = true
     public var appendonly = false
     public var dir = ""
     public var dbfilename = "dump.rdb"
@@ -183,6 +184,7 @@ struct ConfigParameter {
         }),
         boolean("rdbcompression", \.rdbcompression),
         boolean("rdbchecksum", mutable: false, \.rdbchecksum),
+        boolean("stop-writes-on-bgsave-error", \.stopWritesOnBgsaveError),
         boolean("appendonly", \.appendonly),
         ConfigParameter(name: "dir", alias: nil, mutable: true, get: { c in
             var buf = [CChar](repeating: 0, count: 4096)
