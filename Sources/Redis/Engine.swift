@@ -81,7 +81,8 @@ public final class Engine: @unchecked Sendable {
         databases = (0..<config.databases).map { Database(index: $0) }
         clientsBySlot = channels.map { [Client?](repeating: nil, count: $0.slotCapacity) }
         staging = .allocate(capacity: channels.count)
-        staging.initialize(repeating: ReplyStaging(), count: channels.count)
+        // One ReplyStaging() each: copies of one value would share its buffer's memory.
+        for i in 0..<channels.count { (staging + i).initialize(to: ReplyStaging()) }
         out = staging
         commands = CommandTable()
         now = wallClockMilliseconds()
