@@ -646,27 +646,6 @@ final class SortedSetValue: KeyspaceObject {
         free(oldScratch)
     }
 
-    // MARK: RDB
-
-    /// The elements in order, for a snapshot.
-    var rdbValue: RDBValue {
-        var elements: [([UInt8], Double)] = []
-        elements.reserveCapacity(count)
-        forEachElement { m, s in elements.append((Array(m), s)) }
-        return .zset(elements)
-    }
-
-    /// A set loaded from a snapshot, in the representation Redis picks for its size (it
-    /// packs a loaded skiplist that fits). A member listed twice (a damaged file) keeps its
-    /// first score.
-    static func loaded(_ elements: [([UInt8], Double)]) -> SortedSetValue {
-        let z = SortedSetValue(expectedCount: elements.count, maxMemberLength: elements.reduce(0) { max($0, $1.0.count) })
-        for (m, s) in elements {
-            m.withUnsafeBytes { if z.find($0) == nil { z.insertNew($0, score: s) } }
-        }
-        return z
-    }
-
     // MARK: iteration, sampling, scanning
 
     /// Every element in order, for RDB saving and set operations.
