@@ -58,6 +58,7 @@ final class CommandTable {
             streamCommands,
             transactionCommands,
             pubsubCommands,
+            replicationCommands,
         ] {
             for (name, h) in family {
                 precondition(handlers[name] == nil, "command \(name) registered twice")
@@ -133,6 +134,11 @@ final class CommandTable {
         if !e.persistence.lastBackgroundSaveOK && e.deniedBySaveError(cmd) {
             cmd.rejectedCalls += 1
             e.stats.rejectedCalls += 1
+            return
+        }
+        // min-replicas-to-write: writes need enough replicas that acknowledged recently.
+        if e.config.minReplicasToWrite > 0 && cmd.flags.contains(.write) && !e.hasEnoughGoodReplicas {
+            e.rejectCommand(cmd, Array("NOREPLICAS Not enough good replicas to write.".utf8), isExec: cmd.isExec)
             return
         }
         let c = e.client!

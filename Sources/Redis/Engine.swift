@@ -139,6 +139,7 @@ public final class Engine: @unchecked Sendable {
             if !blocking.readyKeys.isEmpty { serveBlockedClients() }
             expireBlockedClients()
         }
+        if replicationHasBatchWork { replicationBatchEnd() }
         for r in channels.indices where !staging[r].isEmpty {
             flushReplies(reactor: r)
         }
@@ -285,7 +286,11 @@ public final class Engine: @unchecked Sendable {
         if c.multiState != nil { transactionsClientClosed(c) }
         if c.blockState != nil { blockingClientClosed(c) }
         if c.subscriptions != nil { pubsubClientClosed(c) }
-        if c.replicaLink != nil { replicationClientClosed(c) }
+        if c.replicaLink != nil {
+            replicationClientClosed(c)
+        } else if replication.tracksClients {
+            replicationForgetClient(c)
+        }
         c.heldRequests.removeAll()
     }
 
@@ -319,6 +324,7 @@ public final class Engine: @unchecked Sendable {
             if d.table.isRehashing { d.table.rehashFor(microseconds: 1000) }
         }
         stats.sampleOps(now: monotonicMilliseconds())
+        replicationCron()
     }
 
     /// Samples keys with a TTL in each database and deletes the expired ones, repeating

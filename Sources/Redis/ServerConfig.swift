@@ -33,6 +33,14 @@ public final class ServerConfig: @unchecked Sendable {
     public var requirepass = ""
     public var maxmemory = 0
     public var maxmemoryPolicy = "noeviction"
+    /// Replication, master side: backlog size and how long it outlives the last replica,
+    /// the PING period, when a silent replica is dropped, and min-replicas for writes.
+    public var replBacklogSize = 1024 * 1024
+    public var replBacklogTTL = 3600
+    public var replPingReplicaPeriod = 10
+    public var replTimeout = 60
+    public var minReplicasToWrite = 0
+    public var minReplicasMaxLag = 10
 
     /// Read live by every connection's parser.
     public let protocolLimits = ProtocolLimits(maxBulkLength: 512 * 1024 * 1024)
@@ -235,6 +243,19 @@ struct ConfigParameter {
         string("requirepass", mutable: false, \.requirepass),
         integer("maxmemory", memory: true, \.maxmemory),
         string("maxmemory-policy", \.maxmemoryPolicy),
+        // Redis raises a smaller backlog to its 16 KB minimum when it applies the setting.
+        ConfigParameter(name: "repl-backlog-size", alias: nil, mutable: true, get: { String($0.replBacklogSize) }, set: { c, args in
+            guard args.count == 1 else { return "wrong number of arguments" }
+            guard let v = parseMemory(args[0]) else { return "argument must be a memory value" }
+            if v < 1 { return "argument must be between 1 and 9223372036854775807 inclusive" }
+            c.replBacklogSize = max(v, 16 * 1024)
+            return nil
+        }),
+        integer("repl-backlog-ttl", \.replBacklogTTL),
+        integer("repl-ping-replica-period", alias: "repl-ping-slave-period", min: 1, max: Int(Int32.max), \.replPingReplicaPeriod),
+        integer("repl-timeout", min: 1, max: Int(Int32.max), \.replTimeout),
+        integer("min-replicas-to-write", alias: "min-slaves-to-write", max: Int(Int32.max), \.minReplicasToWrite),
+        integer("min-replicas-max-lag", alias: "min-slaves-max-lag", max: Int(Int32.max), \.minReplicasMaxLag),
     ]
 
     /// The parameters whose names match a CONFIG GET pattern, in table order.
