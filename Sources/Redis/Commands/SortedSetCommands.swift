@@ -1017,7 +1017,7 @@ extension Engine {
             return
         }
         var wrong = false
-        guard let z = sortedSetForRead(a[1], wrongType: &wrong) else {
+        guard let z = sortedSetForRead(a[1], wrongType: &wrong), z.count > 0 else {
             if !wrong { replyNull() }
             return
         }
@@ -1033,7 +1033,7 @@ extension Engine {
             return
         }
         let count = l.magnitude
-        if count == 0 { replyEmptyArray(); return }
+        if count == 0 || z.count == 0 { replyEmptyArray(); return }
         let size = z.count
         if l < 0 || count == 1 {
             replyRangeHeader(Int(count), withScores: withScores)
