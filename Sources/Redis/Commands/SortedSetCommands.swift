@@ -857,9 +857,8 @@ extension Engine {
         for _ in 0..<setnum {
             let key = a[j]
             var operand = SetOperand()
-            let found = store ? lookupWrite(key, hash: hashKey(key)).map { Entry($0.pointee!) }
-                              : lookupRead(key, hash: hashKey(key))
-            if let e = found {
+            // Read lookups (hits and misses counted) even for the STORE forms, as in 7.0.
+            if let e = lookupRead(key, hash: hashKey(key)) {
                 if e.type == .zset {
                     operand.zset = unsafeDowncast(e.object, to: SortedSetValue.self)
                 } else if e.type == .set {
