@@ -279,6 +279,14 @@ CASES = {
         ("SET", "s", "v"), ("BZPOPMIN", "nokey", "s", "0"), ("BZMPOP", "0", "2", "nokey", "s", "MAX"),
         ("ZADD", "q", "1", "a"), ("BZPOPMIN", "q", "s", "0"),
     ],
+    "ttl_and_types": [
+        ("ZADD", "t", "1", "a"), ("EXPIRE", "t", "100"), ("ZADD", "t", "2", "b"), ("TTL", "t"), ("ZINCRBY", "t", "1", "a"),
+        ("ZREM", "t", "b"), ("ZPOPMIN", "t", "0"), ("TTL", "t"), ("ZUNIONSTORE", "t", "1", "t"), ("TTL", "t"),
+        ("EXPIRE", "t", "100"), ("ZRANGESTORE", "t", "t", "0", "-1"), ("TTL", "t"), ("TYPE", "t"), ("RENAME", "t", "u"),
+        ("ZRANGE", "u", "0", "-1", "WITHSCORES"), ("PEXPIRE", "u", "1"), ("DEBUG", "SLEEP", "0.01"), ("ZCARD", "u"), ("EXISTS", "u"),
+        ("ZADD", "u", "XX", "1", "a"), ("LPUSH", "l", "x"), ("ZADD", "l", "1", "a"), ("ZUNION", "1", "l"), ("ZINTERCARD", "1", "l"),
+        ("HSET", "h", "f", "v"), ("ZDIFF", "2", "h", "nokey"), ("ZRANGESTORE", "d", "l", "0", "1"), ("ZMSCORE", "l", "a"),
+    ],
 }
 
 # The same sequences again after HELLO 3: doubles, nested pairs and nulls change shape.
@@ -577,3 +585,22 @@ def test_zsets_through_rdb(servers, tmp_path, writer):
     b = second(str(tmp_path))
     with b.conn() as c:
         assert zset_view(c) == before
+
+
+def test_keyspace_hits_and_misses_match(server, reference):
+    """Reads count keyspace hits and misses as Redis's lookupKeyRead does; writes do not."""
+    steps = [("ZADD", "z", "1", "a", "2", "b"), ("ZADD", "y", "3", "c"), ("CONFIG", "RESETSTAT"),
+             ("ZSCORE", "z", "a"), ("ZSCORE", "nokey", "a"), ("ZRANGE", "z", "0", "-1"), ("ZRANGESTORE", "d", "z", "0", "0"),
+             ("ZRANGESTORE", "d", "nokey", "0", "0"), ("ZUNION", "2", "z", "nokey"), ("ZUNIONSTORE", "d", "2", "z", "nokey"),
+             ("ZPOPMIN", "y"), ("ZPOPMIN", "nokey"), ("ZADD", "z", "5", "e"), ("ZREM", "z", "e"), ("ZCARD", "z"),
+             ("ZRANDMEMBER", "z"), ("ZSCAN", "z", "0"), ("ZMSCORE", "nokey", "a"), ("ZINTERCARD", "2", "z", "d"),
+             ("ZCOUNT", "z", "-inf", "+inf"), ("ZRANK", "nokey", "a"), ("ZREMRANGEBYRANK", "z", "5", "6")]
+    stats = []
+    for srv in (reference, server):
+        with srv.conn() as c:
+            for step in steps:
+                c.call(*step)
+            info = c.call("INFO", "stats").decode()
+            stats.append({k: v for k, v in (l.split(":", 1) for l in info.split("\r\n") if ":" in l)
+                          if k in ("keyspace_hits", "keyspace_misses")})
+    assert stats[0] == stats[1] and len(stats[0]) == 2

@@ -857,9 +857,8 @@ extension Engine {
         for _ in 0..<setnum {
             let key = a[j]
             var operand = SetOperand()
-            let found = store ? lookupWrite(key, hash: hashKey(key)).map { Entry($0.pointee!) }
-                              : lookupRead(key, hash: hashKey(key))
-            if let e = found {
+            // Read lookups (hits and misses counted) even for the STORE forms, as in 7.0.
+            if let e = lookupRead(key, hash: hashKey(key)) {
                 if e.type == .zset {
                     operand.zset = unsafeDowncast(e.object, to: SortedSetValue.self)
                 } else if e.type == .set {
@@ -1017,7 +1016,7 @@ extension Engine {
             return
         }
         var wrong = false
-        guard let z = sortedSetForRead(a[1], wrongType: &wrong) else {
+        guard let z = sortedSetForRead(a[1], wrongType: &wrong), z.count > 0 else {
             if !wrong { replyNull() }
             return
         }
@@ -1033,7 +1032,7 @@ extension Engine {
             return
         }
         let count = l.magnitude
-        if count == 0 { replyEmptyArray(); return }
+        if count == 0 || z.count == 0 { replyEmptyArray(); return }
         let size = z.count
         if l < 0 || count == 1 {
             replyRangeHeader(Int(count), withScores: withScores)
