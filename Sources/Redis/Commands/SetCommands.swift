@@ -99,11 +99,11 @@ extension Engine {
             }
             s = unsafeDowncast(e.object, to: SetValue.self)
         } else {
-            s = SetValue(intset: SetValue.startsAsIntset(a[2]), hasher: hasher)
+            s = SetValue(intset: SetValue.startsAsIntset(a[2]))
             storeObject(key, hash: hash, type: .set, s, at: nil)
         }
         var added = 0
-        for i in 2..<a.count where s.add(a[i]) { added += 1 }
+        for i in 2..<a.count where s.add(a[i], hasher: hasher) { added += 1 }
         dirty += added
         replyInteger(added)
     }
@@ -113,7 +113,7 @@ extension Engine {
         let key = a[1]
         guard let s = setForWrite(key, missing: { replyInteger(0) }) else { return }
         var deleted = 0
-        for i in 2..<a.count where s.remove(a[i]) {
+        for i in 2..<a.count where s.remove(a[i], hasher: hasher) {
             deleted += 1
             if s.count == 0 {
                 deleteKey(key)
@@ -126,7 +126,7 @@ extension Engine {
 
     func sismember(_ a: Arguments) {
         guard let s = setForRead(a[1], missing: { replyInteger(0) }) else { return }
-        replyInteger(s.contains(a[2]) ? 1 : 0)
+        replyInteger(s.contains(a[2], hasher: hasher) ? 1 : 0)
     }
 
     /// SMISMEMBER key member...: a missing key answers zeros.
@@ -138,7 +138,7 @@ extension Engine {
         case .found(let o, _): s = o
         }
         replyArrayHeader(a.count - 2)
-        for i in 2..<a.count { replyInteger(s?.contains(a[i]) == true ? 1 : 0) }
+        for i in 2..<a.count { replyInteger(s?.contains(a[i], hasher: hasher) == true ? 1 : 0) }
     }
 
     func scard(_ a: Arguments) {
@@ -213,7 +213,7 @@ extension Engine {
                 s.withMember(at: picks[i]) { popped.append(Array($0)) }
             }
             // By value: removing by position could compact the table under the picks.
-            for m in popped { m.withUnsafeBytes { _ = s.remove($0) } }
+            for m in popped { m.withUnsafeBytes { _ = s.remove($0, hasher: hasher) } }
         }
         for m in popped {
             replyBulk(m)
@@ -287,10 +287,10 @@ extension Engine {
         }
         let srcSet = unsafeDowncast(srcEntry.object, to: SetValue.self)
         if let dstEntry, dstEntry.p == srcEntry.p {
-            replyInteger(srcSet.contains(member) ? 1 : 0)
+            replyInteger(srcSet.contains(member, hasher: hasher) ? 1 : 0)
             return
         }
-        if !srcSet.remove(member) {
+        if !srcSet.remove(member, hasher: hasher) {
             replyInteger(0)
             return
         }
@@ -299,11 +299,11 @@ extension Engine {
         if let link = lookupWrite(dst, hash: dstHash) {
             dstSet = unsafeDowncast(Entry(link.pointee!).object, to: SetValue.self)
         } else {
-            dstSet = SetValue(intset: SetValue.startsAsIntset(member), hasher: hasher)
+            dstSet = SetValue(intset: SetValue.startsAsIntset(member))
             storeObject(dst, hash: dstHash, type: .set, dstSet, at: nil)
         }
         dirty += 1
-        if dstSet.add(member) { dirty += 1 }
+        if dstSet.add(member, hasher: hasher) { dirty += 1 }
         replyInteger(1)
     }
 
@@ -357,13 +357,13 @@ extension Engine {
             return
         }
         let sets = found.map { $0! }.sorted { $0.count < $1.count }
-        let result = dst != nil ? SetValue(intset: true, hasher: hasher) : nil
+        let result = dst != nil ? SetValue(intset: true) : nil
         var members: [[UInt8]] = []
         sets[0].forEach { m in
             for j in 1..<sets.count where sets[j] !== sets[0] {
-                if !sets[j].contains(m) { return }
+                if !sets[j].contains(m, hasher: hasher) { return }
             }
-            if let result { _ = result.add(m) } else { members.append(Array(m)) }
+            if let result { _ = result.add(m, hasher: hasher) } else { members.append(Array(m)) }
         }
         if let dst, let result {
             storeSetResult(dst, result)
@@ -408,7 +408,7 @@ extension Engine {
         sets[0].forEach { m in
             if limit != 0 && n >= limit { return }
             for j in 1..<sets.count where sets[j] !== sets[0] {
-                if !sets[j].contains(m) { return }
+                if !sets[j].contains(m, hasher: hasher) { return }
             }
             n += 1
         }
@@ -419,9 +419,9 @@ extension Engine {
     /// its temporary one (so an all-integer result is an intset and replies ascending).
     func sunionDiff(_ a: Arguments, keysFrom: Int, store dst: UnsafeRawBufferPointer?, diff: Bool) {
         guard var sets = setsForOperation(a, from: keysFrom) else { return }
-        let result = SetValue(intset: true, hasher: hasher)
+        let result = SetValue(intset: true)
         if !diff {
-            for case let s? in sets { s.forEach { _ = result.add($0) } }
+            for case let s? in sets { s.forEach { _ = result.add($0, hasher: hasher) } }
         } else if let first = sets[0] {
             // Redis's two algorithms give the same members; pick the cheaper one.
             var one = 0, two = 0
@@ -434,16 +434,16 @@ extension Engine {
                 first.forEach { m in
                     for j in 1..<sets.count {
                         guard let s = sets[j] else { continue }
-                        if s === first || s.contains(m) { return }
+                        if s === first || s.contains(m, hasher: hasher) { return }
                     }
-                    _ = result.add(m)
+                    _ = result.add(m, hasher: hasher)
                 }
             } else {
-                first.forEach { _ = result.add($0) }
+                first.forEach { _ = result.add($0, hasher: hasher) }
                 for j in 1..<sets.count {
                     guard let s = sets[j] else { continue }
                     if result.count == 0 { break }
-                    s.forEach { _ = result.remove($0) }
+                    s.forEach { _ = result.remove($0, hasher: hasher) }
                 }
             }
         }

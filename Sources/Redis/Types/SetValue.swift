@@ -9,16 +9,13 @@ final class SetValue: KeyspaceObject {
     /// The members of a hashtable set; nil while an intset.
     var table: ByteStringTable?
     var random: FastRandom
-    /// The engine's hasher, which the table's hashes come from.
-    let hasher: KeyHasher
 
     /// set-max-intset-entries (Redis's default).
     static let maxIntsetEntries = 512
 
     /// An empty set: an intset, or a hashtable when the first member is not an integer
     /// (setTypeCreate).
-    init(intset: Bool, hasher: KeyHasher, capacity: Int = 4) {
-        self.hasher = hasher
+    init(intset: Bool, capacity: Int = 4) {
         if !intset { table = ByteStringTable(ordered: false, capacity: capacity) }
         random = FastRandom(seed: 0)
         random = FastRandom(for: self)
@@ -32,7 +29,7 @@ final class SetValue: KeyspaceObject {
     var encodingName: StaticString { isIntset ? "intset" : "hashtable" }
 
     func duplicate() -> AnyObject {
-        let s = SetValue(intset: true, hasher: hasher)
+        let s = SetValue(intset: true)
         s.ints = ints
         s.table = table?.copy()
         return s
@@ -58,7 +55,7 @@ final class SetValue: KeyspaceObject {
     }
 
     /// Converts an intset to a hashtable holding the same members.
-    func convertToHashtable() {
+    func convertToHashtable(hasher: KeyHasher) {
         guard isIntset else { return }
         var t = ByteStringTable(ordered: false, capacity: ints.count + 1)
         for v in ints {
@@ -71,17 +68,17 @@ final class SetValue: KeyspaceObject {
     // MARK: Members
 
     /// setTypeAdd: adds `member`; returns whether it was new.
-    @inline(__always) @discardableResult
-    func add(_ member: UnsafeRawBufferPointer) -> Bool {
+    @inline(__always)
+    func add(_ member: UnsafeRawBufferPointer, hasher: KeyHasher) -> Bool {
         if isIntset {
             if let n = parseInteger(member) {
                 let (i, found) = intPosition(Int64(n))
                 if found { return false }
                 ints.insert(Int64(n), at: i)
-                if ints.count > SetValue.maxIntsetEntries { convertToHashtable() }
+                if ints.count > SetValue.maxIntsetEntries { convertToHashtable(hasher: hasher) }
                 return true
             }
-            convertToHashtable()
+            convertToHashtable(hasher: hasher)
         }
         let h = hasher.hash(member)
         if table!.find(member, hash: h) != nil { return false }
@@ -91,7 +88,7 @@ final class SetValue: KeyspaceObject {
 
     /// setTypeRemove: removes `member`; returns whether it was there.
     @inline(__always)
-    func remove(_ member: UnsafeRawBufferPointer) -> Bool {
+    func remove(_ member: UnsafeRawBufferPointer, hasher: KeyHasher) -> Bool {
         if isIntset {
             guard let n = parseInteger(member) else { return false }
             let (i, found) = intPosition(Int64(n))
@@ -103,7 +100,7 @@ final class SetValue: KeyspaceObject {
 
     /// setTypeIsMember.
     @inline(__always)
-    func contains(_ member: UnsafeRawBufferPointer) -> Bool {
+    func contains(_ member: UnsafeRawBufferPointer, hasher: KeyHasher) -> Bool {
         if isIntset {
             guard let n = parseInteger(member) else { return false }
             return intPosition(Int64(n)).found
@@ -153,8 +150,8 @@ final class SetValue: KeyspaceObject {
     /// every member is an integer and there are few enough of them.
     static func loaded(_ members: [[UInt8]], hasher: KeyHasher) -> SetValue {
         let intset = members.count <= maxIntsetEntries
-        let s = SetValue(intset: intset, hasher: hasher, capacity: members.count)
-        for m in members { m.withUnsafeBytes { _ = s.add($0) } }
+        let s = SetValue(intset: intset, capacity: members.count)
+        for m in members { m.withUnsafeBytes { _ = s.add($0, hasher: hasher) } }
         return s
     }
 
@@ -175,11 +172,4 @@ func withDecimal<R>(_ v: Int64, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         let n = formatDecimal(v, into: s.baseAddress!)
         return body(UnsafeRawBufferPointer(rebasing: s[0..<n]))
     }
-}
-
-/// A plain set as an input of ZUNION / ZINTER / ZDIFF (every member scoring 1).
-extension SetValue: SortedSetOperandSet {
-    var operandCount: Int { count }
-    func operandContains(_ member: UnsafeRawBufferPointer) -> Bool { contains(member) }
-    func forEachOperandMember(_ body: (UnsafeRawBufferPointer) -> Void) { forEach(body) }
 }
