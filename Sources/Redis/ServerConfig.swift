@@ -256,10 +256,13 @@ extension ServerConfig {
         guard let s = reactorSettings else { return }
         s.maxClients.store(maxclients, ordering: .relaxed)
         s.queryBufferLimit.store(clientQueryBufferLimit, ordering: .relaxed)
-        let (hard, soft, secs) = outputLimits(forClass: "normal")
-        s.outputHardLimit.store(hard, ordering: .relaxed)
-        s.outputSoftLimit.store(soft, ordering: .relaxed)
-        s.outputSoftSeconds.store(secs, ordering: .relaxed)
+        for (name, cls) in [("normal", OutputLimitClass.normal), ("slave", .replica), ("pubsub", .pubsub)] {
+            let (hard, soft, secs) = outputLimits(forClass: name)
+            let limit = s.outputLimits[Int(cls.rawValue)]
+            limit.hard.store(hard, ordering: .relaxed)
+            limit.soft.store(soft, ordering: .relaxed)
+            limit.softSeconds.store(secs, ordering: .relaxed)
+        }
     }
 }
 

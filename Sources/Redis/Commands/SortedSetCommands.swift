@@ -45,15 +45,6 @@ enum SortedSetRangeKind { case rank, score, lex }
 /// The set operations of ZUNION, ZINTER and ZDIFF and their STORE / CARD forms.
 enum SortedSetOperation { case union, inter, diff }
 
-/// Plain sets are accepted as inputs of ZUNION, ZINTER, ZDIFF and their STORE and CARD
-/// forms, every member scoring 1 (Redis's zuiInitIterator over an OBJ_SET). The set value
-/// type offers this view of itself; a set value without it is refused as WRONGTYPE.
-protocol SortedSetOperandSet: AnyObject {
-    var operandCount: Int { get }
-    func operandContains(_ member: UnsafeRawBufferPointer) -> Bool
-    func forEachOperandMember(_ body: (UnsafeRawBufferPointer) -> Void)
-}
-
 // MARK: - Replies and arguments
 
 extension Engine {
@@ -802,14 +793,14 @@ extension Engine {
 
 // MARK: - Set operations
 
-/// One input of ZUNION / ZINTER / ZDIFF (zsetopsrc): a sorted set, a plain set (scores 1)
-/// or nothing (a missing key, an empty input).
+/// One input of ZUNION / ZINTER / ZDIFF (zsetopsrc): a sorted set, a plain set (every
+/// member scoring 1, as Redis's zuiInitIterator reads an OBJ_SET) or nothing (a missing key).
 private struct SetOperand {
     var zset: SortedSetValue?
-    var set: SortedSetOperandSet?
+    var set: SetValue?
     var weight = 1.0
 
-    var count: Int { zset?.count ?? set?.operandCount ?? 0 }
+    var count: Int { zset?.count ?? set?.count ?? 0 }
 
     /// The object, to recognise the same key given twice.
     var identity: ObjectIdentifier? {
@@ -819,9 +810,9 @@ private struct SetOperand {
     }
 
     /// `member`'s score in this input, unweighted, or nil.
-    func score(of member: UnsafeRawBufferPointer) -> Double? {
+    func score(of member: UnsafeRawBufferPointer, hasher: KeyHasher) -> Double? {
         if let zset { return zset.score(of: member) }
-        if let set { return set.operandContains(member) ? 1.0 : nil }
+        if let set { return set.contains(member, hasher: hasher) ? 1.0 : nil }
         return nil
     }
 
@@ -829,7 +820,7 @@ private struct SetOperand {
         if let zset {
             zset.forEachElement(body)
         } else if let set {
-            set.forEachOperandMember { body($0, 1.0) }
+            set.forEach { body($0, 1.0) }
         }
     }
 }
@@ -871,8 +862,8 @@ extension Engine {
             if let e = found {
                 if e.type == .zset {
                     operand.zset = unsafeDowncast(e.object, to: SortedSetValue.self)
-                } else if e.type == .set, let s = e.object as? SortedSetOperandSet {
-                    operand.set = s
+                } else if e.type == .set {
+                    operand.set = unsafeDowncast(e.object, to: SetValue.self)
                 } else {
                     replyWrongType()
                     return
@@ -937,7 +928,7 @@ extension Engine {
                     let value: Double
                     if operands[i].identity == firstID {
                         value = s * operands[i].weight
-                    } else if let v = operands[i].score(of: member) {
+                    } else if let v = operands[i].score(of: member, hasher: hasher) {
                         value = v * operands[i].weight
                     } else {
                         return
@@ -972,7 +963,7 @@ extension Engine {
             let firstID = operands[0].identity
             if operands.dropFirst().contains(where: { $0.identity == firstID }) { break }
             operands[0].forEach { member, s in
-                for i in 1..<setnum where operands[i].score(of: member) != nil { return }
+                for i in 1..<setnum where operands[i].score(of: member, hasher: hasher) != nil { return }
                 result.insertNew(member, score: s)
             }
         }
