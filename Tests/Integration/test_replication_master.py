@@ -299,7 +299,8 @@ def test_stream_of_other_types_is_the_same_as_redis(servers):
     theirs = ids_replaced(run_stream_script(servers.real().port, TYPES_SCRIPT))
     assert ours == theirs
     assert ["SREM", "s2", "2"] in ours and ["HSET", "h", "f", "2.5"] in ours
-    assert ours.count(["MULTI"]) == 2 and ours.count(["EXEC"]) == 2
+    # Only the transaction with several writes is wrapped (Redis 7.0 sends a lone write bare).
+    assert ours.count(["MULTI"]) == 1 and ours.count(["EXEC"]) == 1
 
 
 def test_real_replica_follows_writes_under_benchmark_load(servers):
