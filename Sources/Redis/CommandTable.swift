@@ -37,7 +37,8 @@ final class CommandTable {
 
     init() {
         var handlers: [String: CommandHandler] = [:]
-        for family in [connectionCommands, serverCommands, clientCommands, keyCommands, expireCommands, stringCommands] {
+        for family in [connectionCommands, serverCommands, clientCommands, keyCommands, expireCommands, stringCommands,
+                       replicaofCommands] {
             for (name, h) in family {
                 precondition(handlers[name] == nil, "command \(name) registered twice")
                 handlers[name] = h
@@ -107,6 +108,13 @@ final class CommandTable {
             return
         }
         let c = e.client!
+        // A read-only replica takes writes from its master only.
+        if cmd.flags.contains(.write), let link = e.replication.master, link.client !== c, e.config.replicaReadOnly {
+            cmd.rejectedCalls += 1
+            e.stats.rejectedCalls += 1
+            e.replyError("READONLY You can't write against a read only replica.")
+            return
+        }
         c.lastCommand = cmd
         c.commandFailed = false
         cmd.calls += 1

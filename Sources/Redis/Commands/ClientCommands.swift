@@ -67,8 +67,8 @@ enum ClientType {
 }
 
 extension Engine {
-    /// No replication or pub/sub yet: every connection is a normal client.
-    func clientType(_ c: Client) -> ClientType { .normal }
+    /// The master's link is a master client; every other connection a normal client.
+    func clientType(_ c: Client) -> ClientType { replication.master?.client === c ? .master : .normal }
 
     /// Clients a command can still see: a killed one lingers until its reactor closes it.
     var liveClients: [Client] { allClients.filter { !$0.closing || $0 === client } }
@@ -86,7 +86,7 @@ extension Engine {
         var line = "id=\(c.id) addr=\(c.peerAddress) laddr=\(c.localAddress) fd=\(c.fd) name="
         var bytes = Array(line.utf8)
         bytes.append(contentsOf: c.name)
-        line = " age=\(seconds - c.createdAt / 1000) idle=\(seconds - c.lastInteraction / 1000) flags=N"
+        line = " age=\(seconds - c.createdAt / 1000) idle=\(seconds - c.lastInteraction / 1000) flags=\(clientType(c) == .master ? "M" : "N")"
         line += " db=\(c.db) sub=0 psub=0 ssub=0 multi=-1 qbuf=\(qbuf) qbuf-free=\(max(0, qcap - qbuf))"
         line += " argv-mem=\(argvMem) multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=\(omem)"
         line += " tot-mem=\(qcap + omem + argvMem) events=\(omem > 0 ? "rw" : "r")"

@@ -144,7 +144,7 @@ extension Engine {
             add("client_output_buffer_limit_disconnections", settings.clientsClosedForOutputLimit.load(ordering: .relaxed))
         case "replication":
             lines.append("# Replication")
-            add("role", "master")
+            lines += replicationRoleLines()
             add("connected_slaves", 0)
             add("master_failover_state", "no-failover")
             add("master_replid", runID)

@@ -1,5 +1,8 @@
 /// Role, replication ids and offsets, backlog, attached replicas, link to a master.
-final class ReplicationState {}
+final class ReplicationState {
+    /// Our link to the master we replicate, nil while we are a master (ReplicaSide.swift).
+    var master: MasterLink?
+}
 
 /// A connection that is a replica of ours, or our link to our master.
 final class ReplicaLink {}
