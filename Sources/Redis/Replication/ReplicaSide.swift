@@ -1,6 +1,10 @@
 import Glibc
 import Logging
 import Reactor
+import Synchronization
+
+/// The role letter of log lines: M for a master, S for a replica, as Redis prints them.
+let logRoleCharacter = Atomic<UInt8>(UInt8(ascii: "M"))
 
 /// Our link to the master we replicate (REPLICAOF host port), and how far we got.
 ///
@@ -112,6 +116,7 @@ extension Engine {
             adoptOwnHistoryForPSYNC(link)
         }
         replication.master = link
+        logRoleCharacter.store(UInt8(ascii: "S"), ordering: .relaxed)
         replicaFollowsMaster(true)
         for d in databases { d.expiredKeys = .hide }
         logger.notice("Connecting to MASTER \(host):\(port)")
@@ -123,6 +128,7 @@ extension Engine {
         guard let link = replication.master else { return }
         dropMasterConnection(link)
         replication.master = nil
+        logRoleCharacter.store(UInt8(ascii: "M"), ordering: .relaxed)
         for d in databases { d.expiredKeys = .delete }
         replicaFollowsMaster(false)
         replicaPromoted()
