@@ -37,8 +37,19 @@ final class CommandTable {
 
     init() {
         var handlers: [String: CommandHandler] = [:]
-        for family in [connectionCommands, serverCommands, clientCommands, keyCommands, expireCommands, stringCommands,
-                       replicaofCommands] {
+        for family in [
+            connectionCommands,
+            serverCommands,
+            clientCommands,
+            keyCommands,
+            expireCommands,
+            stringCommands,
+            persistenceCommands,
+            listCommands,
+            hashCommands,
+            setCommands,
+            replicaofCommands,
+        ] {
             for (name, h) in family {
                 precondition(handlers[name] == nil, "command \(name) registered twice")
                 handlers[name] = h

@@ -116,7 +116,7 @@ public final class Engine: @unchecked Sendable {
                 doorbell.awake()
                 continue
             }
-            let wait = max(0, nextCron - monotonicMilliseconds())
+            let wait = min(max(0, nextCron - monotonicMilliseconds()), millisecondsToNextBlockingDeadline)
             doorbell.wait(timeoutMs: Int32(clamping: wait))
             doorbell.awake()
         }
@@ -130,6 +130,10 @@ public final class Engine: @unchecked Sendable {
         var worked = false
         for r in channels.indices {
             if processRequests(reactor: r) { worked = true }
+        }
+        if blocking.blockedClientCount > 0 {
+            if !blocking.readyKeys.isEmpty { serveBlockedClients() }
+            expireBlockedClients()
         }
         for r in channels.indices where !staging[r].isEmpty {
             flushReplies(reactor: r)
@@ -235,6 +239,7 @@ public final class Engine: @unchecked Sendable {
         db = databases[c.db]
         c.lastInteraction = now
         commands.dispatch(self, args)
+        if !blocking.readyKeys.isEmpty { serveBlockedClients() }
     }
 
     // MARK: clients
@@ -308,6 +313,7 @@ public final class Engine: @unchecked Sendable {
     private func cron() {
         now = wallClockMilliseconds()
         if activeExpireEnabled && replication.master == nil { activeExpireCycle() }   // a replica waits for DELs
+        persistenceCron()
         replicaCron()
         for d in databases {
             d.table.shrinkIfSparse()

@@ -17,7 +17,10 @@ public final class ServerConfig: @unchecked Sendable {
     public var replicaReadOnly = true
     public var replicaPriority = 100
     public var replicaAnnounced = true
-    public var save = ""
+    /// Redis 7.0's default save points; `save ""` (or `--save ''`) turns them off.
+    public var save = "3600 1 300 100 60 10000"
+    public var rdbcompression = true
+    public var rdbchecksum = true
     public var appendonly = false
     public var dir = ""
     public var dbfilename = "dump.rdb"
@@ -178,9 +181,13 @@ struct ConfigParameter {
             return nil
         }),
         ConfigParameter(name: "save", alias: nil, mutable: true, get: { $0.save }, set: { c, args in
-            c.save = args.joined(separator: " ")
+            let text = args.joined(separator: " ").split(separator: " ").joined(separator: " ")
+            guard parseSavePoints(text) != nil else { return "Invalid save parameters" }
+            c.save = text
             return nil
         }),
+        boolean("rdbcompression", \.rdbcompression),
+        boolean("rdbchecksum", mutable: false, \.rdbchecksum),
         boolean("appendonly", \.appendonly),
         ConfigParameter(name: "dir", alias: nil, mutable: true, get: { c in
             var buf = [CChar](repeating: 0, count: 4096)

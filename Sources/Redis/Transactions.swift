@@ -2,6 +2,8 @@
 struct TransactionState {
     /// Watched (database, key) pairs across all clients; 0 lets writes skip the lookup.
     var watchedKeyCount = 0
+    /// True while EXEC runs the queued commands (blocking commands must not block then).
+    var executingTransaction = false
 }
 
 /// One client's transaction: queued commands and watched keys.

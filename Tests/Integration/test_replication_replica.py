@@ -278,9 +278,10 @@ def test_replica_keeps_expired_keys_until_the_masters_del(servers):
     # A diskless master streams only after the replica's first ACK it sees: wait for it.
     m.set("marker", "1")
     wait_until(lambda: replica.client().exists("marker") == 1, what="stream flowing")
-    m.set("short", "v", px=300)
+    set_at = time.monotonic()
+    m.set("short", "v", px=1500)
     wait_until(lambda: replica.client().exists("short") == 1, what="short replicated")
-    time.sleep(0.5)
+    time.sleep(max(0, set_at + 1.7 - time.monotonic()))
     r = replica.client()
     assert r.get("short") is None          # logically expired for clients
     assert r.exists("short") == 0

@@ -18,6 +18,10 @@ let serverCommands: [(String, CommandHandler)] = [
             d.table.removeAll()
             e.flushedDatabase(d.index)
         }
+        // With save points configured Redis writes the now empty dataset at once.
+        if !(parseSavePoints(e.config.save) ?? []).isEmpty && e.persistence.background == nil {
+            _ = e.saveSynchronously()
+        }
         e.dirty += 1   // FLUSHALL always propagates and counts as a change, like Redis
         e.replyOK()
     }),
@@ -27,7 +31,6 @@ let serverCommands: [(String, CommandHandler)] = [
         e.replyBulk(integer: us / 1_000_000)
         e.replyBulk(integer: us % 1_000_000)
     }),
-    ("lastsave", { e, _ in e.replyInteger(Int(e.startedAt / 1000)) }),
     ("debug", { $0.debug($1) }),
     ("shutdown", { $0.shutdown($1) }),
     ("info", { $0.info($1) }),
@@ -135,9 +138,11 @@ extension Engine {
         }
     }
 
-    /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: nothing is persisted yet, so every
-    /// form stops the server at once; ABORT has no shutdown in progress to cancel.
+    /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: saves first when save points are
+    /// configured or SAVE is given (not with NOSAVE); a failed save keeps the server
+    /// running unless FORCE. ABORT has no shutdown in progress to cancel.
     func shutdown(_ a: Arguments) {
+        var save = false, nosave = false, force = false
         for i in 1..<a.count {
             let o = a[i]
             if o.equalsIgnoringCase("abort") && a.count == 2 {
@@ -149,8 +154,19 @@ extension Engine {
                 replySyntaxError()
                 return
             }
+            if o.equalsIgnoringCase("save") { save = true }
+            if o.equalsIgnoringCase("nosave") { nosave = true }
+            if o.equalsIgnoringCase("force") { force = true }
+        }
+        if save && nosave {
+            replySyntaxError()
+            return
         }
         logger.warning("User requested shutdown...")
+        if !saveBeforeShutdown(force: save, skip: nosave) && !force {
+            replyError("ERR Errors trying to SHUTDOWN. Check logs.")
+            return
+        }
         logger.notice("Redis is now ready to exit, bye bye...")
         requestShutdown()
     }

@@ -449,7 +449,7 @@ extension Engine {
             link.payload.removeSubrange(end...)
             after.withUnsafeBytes { link.input.append($0) }
         }
-        loadSnapshot(link)
+        loadMasterSnapshot(link)
     }
 
     private func findMark(_ data: [UInt8], _ mark: [UInt8], from: Int) -> Int? {
@@ -463,34 +463,34 @@ extension Engine {
     }
 
     /// Loads the received snapshot into fresh databases and swaps them in only when all of
-    /// it is valid; otherwise the old data stays and the link is retried.
-    private func loadSnapshot(_ link: MasterLink) {
+    /// it is valid; otherwise the old data stays and the link is retried. Keys already
+    /// expired are loaded too: on a replica they wait for the master's DEL.
+    private func loadMasterSnapshot(_ link: MasterLink) {
         logger.notice("MASTER <-> REPLICA sync: Loading DB in memory")
-        let fresh = (0..<databases.count).map { Database(index: $0) }
-        let saved = db
-        var outOfRange = -1
+        let old = databases
+        let savedDB = db
+        let savedNow = now
+        let dirtyBefore = dirty
+        databases = (0..<old.count).map { Database(index: $0) }
+        now = Int64.min   // nothing counts as expired while loading
+        defer {
+            now = savedNow
+            dirty = dirtyBefore   // loading is not a change to save or propagate
+        }
         do {
-            try link.payload.withUnsafeBytes { bytes in
-                try ReplicaSnapshotReader.read(bytes) { index, key, value, expireAt in
-                    guard index < fresh.count else { outOfRange = index; return }
-                    db = fresh[index]
-                    key.withUnsafeBytes { k in
-                        value.withUnsafeBytes { v in
-                            let h = hashKey(k)
-                            storeString(k, hash: h, value: v, at: db.table.find(k, hash: h), expireAt: expireAt)
-                        }
-                    }
-                }
-            }
-            if outOfRange >= 0 {
-                throw ReplicaSnapshotReader.Failure("the snapshot uses database \(outOfRange), beyond the \(fresh.count) configured")
+            var reader = RDBReader(link.payload)
+            try reader.read(verifyChecksum: config.rdbchecksum) { r in
+                try store(r.value, key: r.key, expireAt: r.expireAt, database: r.db)
             }
         } catch {
-            db = saved
+            databases = old
+            db = savedDB
             logger.warning("Failed trying to load the MASTER synchronization DB from socket: \(error). The current dataset is kept; retrying.")
             abandonLink(link)
             return
         }
+        let fresh = databases
+        databases = old
         logger.notice("MASTER <-> REPLICA sync: Flushing old data")
         for d in fresh {
             d.onExpired = { [unowned self] key, index in self.keyExpired(key, database: index) }
