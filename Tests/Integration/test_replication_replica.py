@@ -6,6 +6,7 @@ no diskless delay so syncs take milliseconds. Helpers poll with deadlines instea
 sleeping blindly.
 """
 import os
+import shlex
 import socket
 import subprocess
 import tempfile
@@ -17,8 +18,11 @@ import pytest
 from conftest import Server, _server_cmd
 from resp import RawConn, encode, parse
 
-REAL_MASTER = ("redis-server --port {port} --save '' --appendonly no --repl-diskless-sync-delay 0 --dir "
-               + tempfile.mkdtemp(prefix="real-master-"))
+def real_redis():
+    """A redis-server command line in a directory of its own: a disk-based sync writes
+    dump.rdb there, which the next server started in the same place would load."""
+    return ("redis-server --port {port} --save '' --appendonly no --repl-diskless-sync-delay 0 --dir "
+            + tempfile.mkdtemp(prefix="real-redis-"))
 
 
 def wait_until(pred, timeout=10.0, what="condition"):
@@ -51,7 +55,7 @@ def link_up(srv):
 
 
 def start_master(extra=""):
-    return Server(REAL_MASTER + extra, "master").start()
+    return Server(real_redis() + extra, "master").start()
 
 
 def start_replica_of(port, extra=""):
@@ -149,7 +153,7 @@ def test_live_propagation_and_ack_offsets(servers):
 def test_info_and_role_field_names_match_a_real_replica(servers):
     master = servers(start_master())
     ours = servers(start_replica_of(master.port))
-    theirs = servers(Server(REAL_MASTER + " --replicaof 127.0.0.1 %d" % master.port, "real-replica").start())
+    theirs = servers(Server(real_redis() + " --replicaof 127.0.0.1 %d" % master.port, "real-replica").start())
     wait_until(lambda: link_up(ours) and link_up(theirs), what="both links up")
     master.client().set("k", "v")
     wait_until(lambda: info(ours)["slave_repl_offset"] == info(master)["master_repl_offset"], what="sync")
@@ -196,13 +200,12 @@ def test_reconnects_after_the_master_restarts_on_the_same_port(servers):
     wait_until(lambda: not link_up(replica), what="link down")
     assert info(replica)["master_link_down_since_seconds"] != "-1"
     assert replica.client().get("k") == b"old"           # stale data still served
-    again = Server(REAL_MASTER.replace("{port}", str(port)), "master2")
-    again.template = REAL_MASTER.replace("{port}", str(port))
-    # Server.start picks a free port; start this one by hand on the old port.
+    # Server.start picks a free port: start this one by hand on the old port.
+    again = Server(real_redis(), "master2")
     again.port = port
-    again.argv = REAL_MASTER.format(port=port).split() + ["--bind", "127.0.0.1"]
+    again.argv = shlex.split(again.template.format(port=port)) + ["--bind", "127.0.0.1"]
     again.logfile = tempfile.NamedTemporaryFile(prefix="master2-", suffix=".log", delete=False)
-    again.proc = subprocess.Popen(again.argv, stdout=again.logfile, stderr=subprocess.STDOUT, cwd=tempfile.mkdtemp())
+    again.proc = subprocess.Popen(again.argv, stdout=again.logfile, stderr=subprocess.STDOUT)
     servers(again)
     wait_until(again.ping, what="restarted master")
     again.client().set("k", "new")
@@ -213,7 +216,7 @@ def test_reconnects_after_the_master_restarts_on_the_same_port(servers):
 def test_readonly_replica_rejects_client_writes_like_redis(servers):
     master = servers(start_master())
     ours = servers(start_replica_of(master.port))
-    theirs = servers(Server(REAL_MASTER + " --replicaof 127.0.0.1 %d" % master.port, "real-replica").start())
+    theirs = servers(Server(real_redis() + " --replicaof 127.0.0.1 %d" % master.port, "real-replica").start())
     wait_until(lambda: link_up(ours) and link_up(theirs), what="links up")
     for cmd in [("SET", "k", "v"), ("DEL", "k"), ("INCR", "n"), ("EXPIRE", "k", "10"), ("SET", "k"),
                 ("GET", "k"), ("FLUSHALL",)]:
@@ -226,7 +229,7 @@ def test_readonly_replica_rejects_client_writes_like_redis(servers):
 def test_replicaof_replies_match_redis(servers):
     master = servers(start_master())
     ours = servers(Server(_server_cmd(), "ours").start())
-    theirs = servers(Server(REAL_MASTER, "theirs").start())
+    theirs = servers(Server(real_redis(), "theirs").start())
     cases = [
         ("REPLICAOF", "127.0.0.1", "notaport"),
         ("REPLICAOF", "127.0.0.1", "99999"),
@@ -389,7 +392,7 @@ REPLID = b"a" * 40
 
 def real_rdb(keys):
     """Snapshot bytes written by a real redis-server holding `keys` (via redis-cli --rdb)."""
-    srv = Server(REAL_MASTER, "rdb-source").start()
+    srv = Server(real_redis(), "rdb-source").start()
     try:
         c = srv.client()
         for k, v in keys.items():
