@@ -11,6 +11,24 @@ extension Engine {
     func rdbValue(of entry: Entry) -> RDBValue? {
         switch entry.type {
         case .string: return .string(entry.stringBytes { Array($0) })
+        case .list:
+            let l = unsafeDowncast(entry.object, to: ListValue.self)
+            var items: [[UInt8]] = []
+            items.reserveCapacity(l.count)
+            l.forEach { items.append(Array($0)) }
+            return .list(items)
+        case .hash:
+            let h = unsafeDowncast(entry.object, to: HashValue.self)
+            var pairs: [([UInt8], [UInt8])] = []
+            pairs.reserveCapacity(h.count)
+            h.forEach { f, v in pairs.append((Array(f), Array(v))) }
+            return .hash(pairs)
+        case .set:
+            let st = unsafeDowncast(entry.object, to: SetValue.self)
+            var members: [[UInt8]] = []
+            members.reserveCapacity(st.count)
+            st.forEach { members.append(Array($0)) }
+            return .set(members)
         default: return nil
         }
     }
@@ -21,7 +39,19 @@ extension Engine {
     func makeObject(from value: RDBValue) -> (ValueType, AnyObject)? {
         switch value {
         case .string: return nil
-        case .list, .set, .hash, .zset: return nil
+        case .list(let items):
+            return (.list, ListValue(elements: items))
+        case .hash(let pairs):
+            let h = HashValue.forLoading(count: pairs.count, listpack: true)
+            for (f, v) in pairs {
+                f.withUnsafeBytes { fb in v.withUnsafeBytes { vb in h.insertLoaded(fb, vb, hasher: hasher) } }
+            }
+            return (.hash, h)
+        case .set(let members):
+            let st = SetValue(intset: members.allSatisfy { $0.withUnsafeBytes { SetValue.startsAsIntset($0) } })
+            for m in members { m.withUnsafeBytes { st.insertLoaded($0, hasher: hasher) } }
+            return (.set, st)
+        case .zset: return nil
         }
     }
 
