@@ -119,6 +119,33 @@ def test_full_sync_of_existing_dataset_with_ttls(servers, diskless):
     wait_for_log(replica, "MASTER <-> REPLICA sync: Finished with success")
 
 
+def test_full_sync_and_stream_of_lists_hashes_and_sets(servers):
+    master = servers(start_master())
+    m = master.client()
+    m.rpush("list", "a", "b", "c")
+    m.rpush("biglist", *[str(i) for i in range(300)])
+    m.hset("hash", mapping={"f1": "v1", "f2": "v2"})
+    m.hset("bighash", mapping={"f%d" % i: "x" * 80 for i in range(200)})
+    m.sadd("intset", 1, 2, 3)
+    m.sadd("set", "x", "y")
+    m.expire("set", 1000)
+    replica = servers(start_replica_of(master.port))
+    wait_until(lambda: link_up(replica), what="link up")
+    m.lpush("list", "z")
+    m.hdel("hash", "f1")
+    m.spop("set")                     # propagated as SREM of the member popped
+    m.set("marker", "1")
+    wait_until(lambda: replica.client().get("marker") == b"1", what="stream")
+    r = replica.client()
+    for key in ["list", "biglist"]:
+        assert r.lrange(key, 0, -1) == m.lrange(key, 0, -1), key
+    for key in ["hash", "bighash"]:
+        assert r.hgetall(key) == m.hgetall(key), key
+    for key in ["intset", "set"]:
+        assert r.smembers(key) == m.smembers(key), key
+    assert 990 <= r.ttl("set") <= 1000
+
+
 def test_live_propagation_and_ack_offsets(servers):
     master = servers(start_master())
     replica = servers(start_replica_of(master.port))
