@@ -548,7 +548,7 @@ def test_eof_marked_snapshot_then_stream_and_getack(servers):
     acks = []
 
     def script(fake, sock, args):
-        stream = encode("SET", "streamed", "1") + encode("REPLCONF", "GETACK", "*")
+        stream = encode("SET", "streamed", "1") + encode("NOSUCHCOMMAND", "x") + encode("REPLCONF", "GETACK", "*")
         # Snapshot, mark and stream in one write: the replica must split them.
         sock.sendall(b"+FULLRESYNC " + REPLID + b" 1000\r\n\n\n$EOF:" + mark + b"\r\n" + rdb + mark + stream)
         buf = b""
@@ -564,13 +564,16 @@ def test_eof_marked_snapshot_then_stream_and_getack(servers):
     try:
         wait_until(lambda: replica.client().get("streamed") == b"1", what="stream applied")
         assert replica.client().get("new") == b"value"
-        set_len = len(encode("SET", "streamed", "1"))
+        set_len = len(encode("SET", "streamed", "1")) + len(encode("NOSUCHCOMMAND", "x"))
         getack_len = len(encode("REPLCONF", "GETACK", "*"))
         # The first ACK follows the load; GETACK is answered with the offset before it.
         wait_until(lambda: 1000 + set_len in acks, what="GETACK answer")
         assert acks[0] == 1000
         wait_until(lambda: 1000 + set_len + getack_len in acks, timeout=3, what="periodic ACK")
         assert info(replica)["slave_repl_offset"] == str(1000 + set_len + getack_len)
+        wait_for_log(replica, "== CRITICAL == This replica is sending an error to its master: "
+                              "'ERR unknown command 'NOSUCHCOMMAND', with args beginning with: 'x' ' "
+                              "after processing the command 'nosuchcommand'")
         psync = [c for c in fake.commands if c[0].upper() == b"PSYNC"][0]
         assert psync == [b"PSYNC", b"?", b"-1"]
         port_cmd = [c for c in fake.commands if c[:2] == [b"REPLCONF", b"listening-port"]][0]

@@ -569,7 +569,14 @@ extension Engine {
             if args.count >= 2 && args[1].equalsIgnoringCase("getack") { sendAck(link, offset: offsetBefore) }
             return
         }
+        link.discard.pointee.open(token: c.token)
         execute(c, args)
+        let replies = link.discard.pointee.buffer.readableBytes
+        if replies.count > ReplyStaging.headerSize && replies[ReplyStaging.headerSize] == UInt8(ascii: "-") {
+            // The master's data and ours now differ: say so loudly, as Redis does.
+            let text = replies[(ReplyStaging.headerSize + 1)...].prefix { $0 != 13 }
+            logger.warning("== CRITICAL == This replica is sending an error to its master: '\(String(decoding: text, as: UTF8.self))' after processing the command '\(args[0].string.lowercased())'")
+        }
         link.discard.pointee.discardAll()
     }
 
