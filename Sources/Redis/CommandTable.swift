@@ -48,6 +48,8 @@ final class CommandTable {
             listCommands,
             hashCommands,
             setCommands,
+            sortedSetCommands,
+            streamCommands,
             replicaofCommands,
         ] {
             for (name, h) in family {

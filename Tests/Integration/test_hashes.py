@@ -164,7 +164,9 @@ CASES = {
         ("HSCAN", "h", "0", "match", "a*", "count", "1"), ("HSCAN", "h", "0", "COUNT", "0"),
         ("HSCAN", "h", "0", "COUNT", "x"), ("HSCAN", "h", "0", "MATCH"), ("HSCAN", "h", "0", "TYPE", "hash"),
         ("HSCAN", "h", "-1"), ("HSCAN", "h", "18446744073709551616"), ("HSCAN", "h", ""),
-        ("HSCAN", "h", "0", "COUNT", "-1"), ("HSCAN", "h", "0", "MATCH", "*"),
+        ("HSCAN", "h", "0", "COUNT", "-1"), ("HSCAN", "h", "0", "MATCH", "*"), ("HSCAN", "h", "7"),
+        ("HSCAN", "h", "123456", "MATCH", "b"), ("HSET", "h", "a", "x", "a", "y", "new", "1", "new", "2"),
+        ("HGETALL", "h"),
     ],
     "resp3": [
         Quiet("HELLO", "3"), ("HSET", "h", "a", "1", "b", "2"), ("HGETALL", "h"), ("HGETALL", "nokey"),
@@ -307,3 +309,23 @@ def test_copy_is_independent(server):
         assert parse(c.call("HLEN", "h")) == 1
         assert parse(c.call("HGETALL", "h2")) == [b"a", b"1", b"b", b"2"]
         assert parse(c.call("OBJECT", "ENCODING", "h2")) == b"listpack"
+
+
+def test_random_listpack_operations_match_redis(server, reference):
+    """Random HSET/HDEL/HINCRBY on small hashes: the listpack order of HGETALL after each
+    step must match Redis's exactly, through deletions, updates and re-insertions."""
+    import random
+    rnd = random.Random(7)
+    steps = []
+    for _ in range(600):
+        key = "h%d" % rnd.randrange(3)
+        op = rnd.random()
+        field = "f%d" % rnd.randrange(25)
+        if op < 0.5:
+            steps.append(("HSET", key, field, "v%d" % rnd.randrange(1000)))
+        elif op < 0.8:
+            steps.append(("HDEL", key, field, "f%d" % rnd.randrange(25)))
+        else:
+            steps.append(("HINCRBY", key, field, str(rnd.randrange(-5, 5))))
+        steps.append(("HGETALL", key))
+    compare(server, reference, steps)

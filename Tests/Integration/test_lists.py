@@ -151,7 +151,7 @@ CASES = {
         ("LPOS", "l", "c", "RANK", "0"), ("LPOS", "l", "c", "RANK", "x"), ("LPOS", "l", "c", "COUNT", "-1"),
         ("LPOS", "l", "c", "MAXLEN", "-1"), ("LPOS", "l", "c", "COUNT", "x"), ("LPOS", "l", "c", "MAXLEN", "y"),
         ("LPOS", "l", "c", "RANK"), ("LPOS", "l", "c", "FOO", "1"), ("LPOS", "l", "a", "RANK", LMIN),
-        ("LPOS", "l", "c", "RANK", LMIN, "COUNT", "0"), ("LPOS", "l", "c", "rank", "1", "rank", "2"),
+        ("LPOS", "l", "c", "RANK", LMIN, "COUNT", "0"), ("LPOS", "l", "c", "RANK", LMIN, "COUNT", "1"), ("LPOS", "l", "c", "rank", "1", "rank", "2"),
         ("LPOS", "nokey", "a", "RANK", "0"), ("LPOS", "l"),
     ],
     "lmove": [
@@ -179,7 +179,8 @@ CASES = {
         ("LMPOP", "1", "l1", "LEFT", "COUNT", "-1"), ("LMPOP", "1", "l1", "LEFT", "COUNT", "x"),
         ("LMPOP", "1", "l1", "LEFT", "COUNT"), ("LMPOP", "1", "l1", "LEFT", "COUNT", "1", "COUNT", "1"),
         ("LMPOP", "1", "l1", "LEFT", "FOO"), ("LMPOP", "1", "l1", "left", "count", "1"),
-        ("LMPOP", "1", "l1"), ("LMPOP",),
+        ("LMPOP", "1", "l1"), ("LMPOP",), ("LMPOP", "2", "l1", "LEFT"), ("LMPOP", "3", "l1", "LEFT", "x"),
+        ("LMPOP", "2", "l1", "l1", "LEFT"), ("LMPOP", LMAX, "l1", "LEFT"), ("BLMPOP", "0", "2", "l1", "LEFT"),
     ],
     "blocking_immediate": [
         ("RPUSH", "l", "a", "b", "c"),
@@ -526,3 +527,81 @@ def test_blpop_in_other_database(either):
         p.call("SELECT", "1")
         p.call("RPUSH", "q", "db1")
         assert a.read_reply() == b"*2\r\n$1\r\nq\r\n$3\r\ndb1\r\n"
+
+
+# --- persistence ---------------------------------------------------------------------------
+
+LIST_VALUES = {
+    b"small": [b"a", b"b", b"", b"12345", b"-7"],
+    b"long": [b"e%d" % i for i in range(5000)],
+    b"big-elements": [b"x" * 300, b"y" * 9000, b"z", b"w" * 70000],
+}
+
+
+def _start_in(template, tmp, name):
+    from conftest import Server
+    return Server(template + " --dir %s --dbfilename dump.rdb" % tmp, name).start()
+
+
+def _fill_lists(conn):
+    for k, items in LIST_VALUES.items():
+        for i in range(0, len(items), 500):
+            assert conn.call("RPUSH", k, *items[i:i + 500]).startswith(b":")
+    assert conn.call("PEXPIRE", b"small", "5000000") == b":1\r\n"
+
+
+def _check_lists(conn):
+    for k, items in LIST_VALUES.items():
+        assert parse(conn.call("LRANGE", k, "0", "-1")) == items, k
+    assert 4990 <= parse(conn.call("TTL", b"small")) <= 5000
+
+
+@pytest.mark.parametrize("writer", ["ours", "redis"])
+def test_lists_survive_rdb_between_servers(tmp_path, writer):
+    """A dump with lists written by one server loads with the same lists in the other."""
+    from conftest import _server_cmd, _reference_cmd
+    first, second = (_server_cmd(), _reference_cmd()) if writer == "ours" else (_reference_cmd(), _server_cmd())
+    a = _start_in(first, tmp_path, "writer")
+    try:
+        with a.conn() as c:
+            _fill_lists(c)
+            assert c.call("SAVE") == b"+OK\r\n"
+    finally:
+        a.stop()
+    b = _start_in(second, tmp_path, "reader")
+    try:
+        with b.conn() as c:
+            _check_lists(c)
+            assert c.call("OBJECT", "ENCODING", "long") == b"$9\r\nquicklist\r\n"
+    finally:
+        b.stop()
+
+
+def _changes(conn):
+    info = parse(conn.call("INFO", "persistence")).decode()
+    for line in info.split("\r\n"):
+        if line.startswith("rdb_changes_since_last_save:"):
+            return int(line.split(":")[1])
+    raise AssertionError("no rdb_changes_since_last_save")
+
+
+def test_changes_counted_like_redis(server, reference):
+    """Save points count what Redis counts: pushed and removed elements, one per move or
+    edit, nothing for creating or deleting the key itself."""
+    steps = [("RPUSH", "l", "a", "b", "c"), ("LPUSH", "l", "x"), ("LPOP", "l"), ("RPOP", "l", "2"),
+             ("LPUSHX", "l", "q"), ("LMOVE", "l", "d", "LEFT", "RIGHT"), ("RPOPLPUSH", "d", "d"),
+             ("LSET", "d", "0", "z"), ("LINSERT", "d", "BEFORE", "z", "y"), ("LREM", "d", "0", "y"),
+             ("LTRIM", "d", "0", "0"), ("LTRIM", "d", "5", "1"), ("RPUSH", "m", "1", "2", "3"),
+             ("LMPOP", "1", "m", "LEFT", "COUNT", "2"), ("BLPOP", "m", "0"), ("LPOP", "l"),
+             ("LPOP", "nokey"), ("LREM", "l", "0", "zz")]
+    seen = {}
+    for name, srv in (("redis", reference), ("ours", server)):
+        with srv.conn() as c:
+            c.call("SAVE")
+            deltas = []
+            for s in steps:
+                before = _changes(c)
+                c.call(*s)
+                deltas.append(_changes(c) - before)
+            seen[name] = deltas
+    assert seen["ours"] == seen["redis"]

@@ -50,7 +50,10 @@ CASES = {
         ("OBJECT", "ENCODING", "c"), ("SMOVE", "a", "d", "2"), ("OBJECT", "ENCODING", "d"), ("EXISTS", "a"),
         ("SMOVE", "b", "b", "3"), ("SMOVE", "b", "b", "9"), ("SMOVE", "b", "d", "3"), ("SMEMBERS", "d"),
         ("SMOVE", "d", "b", "2"), ("SADD", "b", "2"), ("SMOVE", "b", "d", "2"), ("SMEMBERS", "d"),
-        ("SMEMBERS", "b"), ("SMOVE", "d", "b"),
+        ("SMEMBERS", "b"), ("SMOVE", "d", "b"), ("SADD", "i", "1", "2"), ("SADD", "t", "x"),
+        ("SMOVE", "i", "t", "1"), ("OBJECT", "ENCODING", "i"), ("SMOVE", "t", "i", "x"), ("OBJECT", "ENCODING", "i"),
+        Unordered("SMEMBERS", "i"), ("EXISTS", "t"), ("SET", "e", "v"), ("EXPIRE", "i", "100"),
+        ("SMOVE", "i", "fresh", "2"), ("TTL", "i"), ("TTL", "fresh"),
     ],
     "spop_srandmember_shapes": [
         ("SPOP", "nokey"), ("SPOP", "nokey", "0"), ("SPOP", "nokey", "3"), ("SPOP", "nokey", "-1"),
@@ -91,7 +94,9 @@ CASES = {
         ("SUNIONSTORE", "d", "nokey"), ("EXISTS", "d"), ("SADD", "w", "x", "3"), Unordered("SUNION", "a", "w"),
         ("SUNIONSTORE", "e", "a", "w"), ("OBJECT", "ENCODING", "e"), ("SDIFF", "w", "a"),
         Unordered("SDIFF", "e", "w"), ("SDIFFSTORE", "e", "e", "w"), ("OBJECT", "ENCODING", "e"),
-        ("SMEMBERS", "e"), ("SUNIONSTORE", "a", "a", "b"), ("SMEMBERS", "a"),
+        ("SMEMBERS", "e"), ("SUNIONSTORE", "a", "a", "b"), ("SMEMBERS", "a"), ("EXPIRE", "a", "100"),
+        ("SUNIONSTORE", "a", "a"), ("TTL", "a"), ("SADD", "t", "1"), ("EXPIRE", "t", "100"),
+        ("SMOVE", "a", "t", "4"), ("TTL", "t"), ("SADD", "a", "q"), ("SPOP", "t", "1"), ("TTL", "t"),
     ] + ints("big1", 300) + ints("big2", 300, 250) + [
         ("SUNIONSTORE", "u", "big1", "big2"), ("OBJECT", "ENCODING", "u"), ("SCARD", "u"),
         ("SDIFF", "big1", "big2", "a"), ("SDIFF", "a", "big1", "big2"), ("SINTER", "big2", "big1"),
@@ -112,7 +117,8 @@ CASES = {
         ("SSCAN", "nokey", "0"), ("SSCAN", "nokey", "0", "bogus"), ("SSCAN", "nokey", "x"),
         ("SADD", "s", "1", "2", "12"), ("SSCAN", "s", "0", "MATCH", "1*"), ("SSCAN", "s", "0", "COUNT", "1"),
         ("SSCAN", "s", "0", "COUNT", "0"), ("SSCAN", "s", "0", "COUNT", "x"), ("SSCAN", "s", "0", "TYPE", "set"),
-        ("SSCAN", "s", "0", "MATCH"), ("SSCAN", "s", "-1"), ("SSCAN", "s", ""),
+        ("SSCAN", "s", "0", "MATCH"), ("SSCAN", "s", "-1"), ("SSCAN", "s", ""), ("SSCAN", "s", "99"),
+        ("SSCAN", "s", "5", "MATCH", "2"),
     ],
     "resp3": [
         Quiet("HELLO", "3"), ("SADD", "s", "3", "1", "2"), ("SMEMBERS", "s"), ("SMEMBERS", "nokey"),
@@ -234,3 +240,67 @@ def test_copy_is_independent(server):
         assert parse(c.call("SMEMBERS", "s2")) == [b"1", b"2", b"3"]
         assert parse(c.call("SMEMBERS", "w")) == [b"a"]
         assert sorted(parse(c.call("SMEMBERS", "w2"))) == [b"a", b"b"]
+
+
+STAT_STEPS = [
+    ("SADD", "s", "1", "2"), ("SADD", "w", "a"), ("HSET", "h", "f", "v"), ("SREM", "s", "9"),
+    ("SREM", "nokey", "1"), ("SISMEMBER", "s", "1"), ("SISMEMBER", "nokey", "1"), ("SCARD", "s"),
+    ("SMISMEMBER", "nokey", "1"), ("SMEMBERS", "s"), ("SPOP", "nokey"), ("SPOP", "nokey", "2"),
+    ("SRANDMEMBER", "s"), ("SRANDMEMBER", "nokey", "2"), ("SMOVE", "s", "w", "9"), ("SMOVE", "nokey", "w", "1"),
+    ("SINTER", "s", "w"), ("SINTERSTORE", "d", "s", "nokey"), ("SUNION", "s", "nokey"),
+    ("SUNIONSTORE", "d", "s", "w"), ("SDIFFSTORE", "d", "w", "s"), ("SINTERCARD", "2", "s", "w"),
+    ("SSCAN", "s", "0"), ("HGET", "h", "f"), ("HGET", "nokey", "f"), ("HDEL", "h", "x"), ("HDEL", "nokey", "x"),
+    ("HINCRBY", "h", "n", "1"), ("HSETNX", "h", "f", "v"), ("HMGET", "h", "f"), ("HGETALL", "nokey"),
+    ("HRANDFIELD", "h"), ("HSCAN", "nokey", "0"), ("HLEN", "h"), ("HEXISTS", "h", "f"),
+]
+
+
+def test_keyspace_hits_and_misses(server, reference):
+    """Read lookups count keyspace_hits/misses, write lookups do not (as in Redis)."""
+    counts = []
+    for srv in (reference, server):
+        with srv.conn() as c:
+            c.call("CONFIG", "RESETSTAT")
+            for step in STAT_STEPS:
+                c.call(*step)
+            info = parse(c.call("INFO", "stats")).decode()
+            fields = dict(l.split(":", 1) for l in info.splitlines() if ":" in l)
+            counts.append((fields["keyspace_hits"], fields["keyspace_misses"]))
+    assert counts[1] == counts[0]
+
+
+def test_random_intset_operations_match_redis(server, reference):
+    """Random SADD/SREM on integer sets: SMEMBERS must stay ascending and equal to
+    Redis's after every step, and the encoding must stay the same."""
+    import random
+    rnd = random.Random(11)
+    steps = []
+    for _ in range(400):
+        key = "s%d" % rnd.randrange(2)
+        if rnd.random() < 0.6:
+            steps.append(("SADD", key) + tuple(str(rnd.randrange(-300, 300)) for _ in range(rnd.randrange(1, 8))))
+        else:
+            steps.append(("SREM", key) + tuple(str(rnd.randrange(-300, 300)) for _ in range(rnd.randrange(1, 8))))
+        steps.append(("OBJECT", "ENCODING", key))
+        steps.append(("SMEMBERS", key) if rnd.random() < 0.5 else ("SCARD", key))
+    compare(server, reference, steps)
+
+
+@pytest.mark.parametrize("pipeline", [1, 16])
+def test_redis_benchmark_hset_sadd_spop(server, pipeline):
+    """redis-benchmark's HSET, SADD and SPOP run clean, and leave what they should: one
+    hash field and an emptied set without -r; about r fields and members with -r."""
+    from test_tools import bench
+    n = 5000
+    bench(server, "-t", "hset,sadd,spop", "-n", str(n), "-c", "20", "-P", str(pipeline), "-q")
+    r = server.client()
+    fields = r.hgetall("myhash")
+    assert list(fields) == [b"element:__rand_int__"] and len(fields[b"element:__rand_int__"]) == 3
+    assert r.exists("myset") == 0  # one member, popped by the first SPOP
+    r.flushall()
+    bench(server, "-t", "hset,sadd", "-n", str(n), "-c", "20", "-P", str(pipeline), "-r", "1000", "-q")
+    assert 900 < r.hlen("myhash") <= 1000
+    assert 900 < r.scard("myset") <= 1000
+    assert r.object("encoding", "myhash") == b"hashtable"
+    bench(server, "-t", "spop", "-n", str(n), "-c", "20", "-P", str(pipeline), "-q")
+    assert r.exists("myset") == 0

@@ -117,4 +117,39 @@ struct ListValueTests {
         #expect(contents(d) == [[9], [1, 2], [3], Array(repeating: 7, count: 9000)])
         #expect(l.encodingName.description == "quicklist")
     }
+
+    /// Inserts and replacements in the middle of chunks whose free room is all behind the
+    /// data, all in front of it, or split between both sides, growing or splitting them.
+    @Test func editsInTheMiddleOfChunksInEveryShape() {
+        for shape in 0..<3 {
+            let l = ListValue()
+            var model: [[UInt8]] = []
+            for i in 0..<300 {
+                let e = Array("item-\(i)".utf8)
+                if shape == 0 || (shape == 2 && i % 2 == 0) {
+                    e.withUnsafeBytes { l.pushBack($0) }
+                    model.append(e)
+                } else {
+                    e.withUnsafeBytes { l.pushFront($0) }
+                    model.insert(e, at: 0)
+                }
+            }
+            for round in 0..<400 {
+                let i = (round * 7919) % model.count
+                let e = [UInt8](repeating: UInt8(97 + round % 26), count: round % 3 == 0 ? 300 : round % 40)
+                if round % 2 == 0 {
+                    e.withUnsafeBytes { l.insert($0, at: l.position(of: i), after: round % 4 == 0) }
+                    model.insert(e, at: i + (round % 4 == 0 ? 1 : 0))
+                } else {
+                    e.withUnsafeBytes { l.replace(at: l.position(of: i), with: $0) }
+                    model[i] = e
+                }
+                #expect(l.count == model.count)
+            }
+            #expect(contents(l) == model, "shape \(shape)")
+            var reversed: [[UInt8]] = []
+            l.forEach(from: l.count - 1, l.count, reversed: true) { reversed.append(Array($0)) }
+            #expect(reversed == model.reversed(), "shape \(shape)")
+        }
+    }
 }

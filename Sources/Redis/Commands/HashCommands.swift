@@ -52,6 +52,22 @@ extension Engine {
         }
     }
 
+    /// The hash at `key` for changing it (a write lookup: no keyspace_hits/misses), nil
+    /// after replying `missing` or WRONGTYPE.
+    @inline(__always)
+    func hashForWriteExisting(_ key: UnsafeRawBufferPointer, missing: () -> Void) -> HashValue? {
+        guard let link = lookupWrite(key, hash: hashKey(key)) else {
+            missing()
+            return nil
+        }
+        let e = Entry(link.pointee!)
+        guard e.type == .hash else {
+            replyWrongType()
+            return nil
+        }
+        return unsafeDowncast(e.object, to: HashValue.self)
+    }
+
     /// HSET key field value [field value ...] (and HMSET, which replies +OK).
     func hset(_ a: Arguments, multi: Bool) {
         if a.count % 2 != 0 {
@@ -112,7 +128,7 @@ extension Engine {
     /// HDEL key field...: deletes the key when its last field goes.
     func hdel(_ a: Arguments) {
         let key = a[1]
-        guard let h = hashForRead(key, missing: { replyInteger(0) }) else { return }
+        guard let h = hashForWriteExisting(key, missing: { replyInteger(0) }) else { return }
         var deleted = 0
         for i in 2..<a.count {
             if h.remove(a[i], hash: hasher.hash(a[i])) {

@@ -55,10 +55,21 @@ extension Engine {
         return .found(unsafeDowncast(e.object, to: ListValue.self), e)
     }
 
-    /// Deletes `key` when its list has become empty: Redis never keeps an empty list.
+    /// Deletes `key` when its list has become empty: Redis never keeps an empty list. Like
+    /// Redis, only the elements removed count as changes (`dirty`), not the key's removal.
     @inline(__always)
     func deleteIfEmpty(_ list: ListValue, _ key: UnsafeRawBufferPointer) {
-        if list.count == 0 { deleteKey(key) }
+        if list.count == 0, let link = lookupWrite(key, hash: hashKey(key)) { db.table.remove(at: link) }
+    }
+
+    /// Adds a new empty list as `key`. Like Redis, only the elements then pushed count as
+    /// changes, not the key's creation.
+    @inline(__always)
+    func createList(_ key: UnsafeRawBufferPointer, hash: UInt64) -> ListValue {
+        let list = ListValue()
+        storeObject(key, hash: hash, type: .list, list, at: nil)
+        dirty -= 1
+        return list
     }
 
     /// LEFT (true) or RIGHT (false), or a syntax error.
@@ -112,8 +123,7 @@ extension Engine {
             list = l
         case .missing:
             if onlyIfExists { replyInteger(0); return }
-            list = ListValue()
-            storeObject(key, hash: hash, type: .list, list, at: nil)
+            list = createList(key, hash: hash)
         }
         if front {
             for i in 2..<a.count { list.pushFront(a[i]) }
@@ -352,7 +362,7 @@ extension Engine {
                 if matches >= rank {
                     if count == -1 { break }
                     found.append(matchIndex)
-                    if count != 0 && matches - rank + 1 >= count { break }
+                    if count != 0 && matches &- rank &+ 1 >= count { break }   // wraps as C's long does
                 }
             }
             index += 1
@@ -395,11 +405,10 @@ extension Engine {
         if let target {
             list = target
         } else {
-            list = ListValue()
-            storeObject(dst, hash: dstHash, type: .list, list, at: nil)
+            list = createList(dst, hash: dstHash)
         }
         value.withUnsafeBytes { if toFront { list.pushFront($0) } else { list.pushBack($0) } }
-        dirty += 2
+        dirty += 1
         deleteIfEmpty(source, src)
         replyBulk(value)
         switch rewrite {
@@ -415,7 +424,8 @@ extension Engine {
     func lmpop(_ a: Arguments, blocking: Bool) {
         let numkeysIndex = blocking ? 2 : 1
         guard let numkeys = boundedArgument(a[numkeysIndex], min: 1, "ERR numkeys should be greater than 0") else { return }
-        if numkeys > a.count - numkeysIndex - 1 { replySyntaxError(); return }
+        // The keys and LEFT|RIGHT must all be there.
+        if numkeys >= a.count - numkeysIndex - 1 { replySyntaxError(); return }
         let whereIndex = numkeysIndex + numkeys + 1
         guard let front = listEndArgument(a[whereIndex]) else { return }
         var count = -1

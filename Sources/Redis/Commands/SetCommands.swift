@@ -47,6 +47,22 @@ extension Engine {
         }
     }
 
+    /// The set at `key` for changing it: like `setForRead`, but a write lookup, which
+    /// leaves keyspace_hits/misses alone as Redis's lookupKeyWrite does.
+    @inline(__always)
+    func setForWrite(_ key: UnsafeRawBufferPointer, missing: () -> Void) -> SetValue? {
+        guard let link = lookupWrite(key, hash: hashKey(key)) else {
+            missing()
+            return nil
+        }
+        let e = Entry(link.pointee!)
+        guard e.type == .set else {
+            replyWrongType()
+            return nil
+        }
+        return unsafeDowncast(e.object, to: SetValue.self)
+    }
+
     /// Sends `SREM key member` to replicas instead of the running command, without
     /// allocating: the arguments are encoded in a stack buffer.
     func propagateSrem(_ key: UnsafeRawBufferPointer, _ member: UnsafeRawBufferPointer) {
@@ -95,7 +111,7 @@ extension Engine {
     /// SREM key member...: deletes the key when its last member goes.
     func srem(_ a: Arguments) {
         let key = a[1]
-        guard let s = setForRead(key, missing: { replyInteger(0) }) else { return }
+        guard let s = setForWrite(key, missing: { replyInteger(0) }) else { return }
         var deleted = 0
         for i in 2..<a.count where s.remove(a[i], hasher: hasher) {
             deleted += 1
@@ -142,7 +158,7 @@ extension Engine {
             replySyntaxError()
             return
         }
-        guard let s = setForRead(key, missing: { replyNull() }) else { return }
+        guard let s = setForWrite(key, missing: { replyNull() }) else { return }
         let pick = s.randomPick()
         s.withMember(at: pick) { m in
             replyBulk(m)
@@ -159,7 +175,7 @@ extension Engine {
             replyError("ERR value is out of range, must be positive")
             return
         }
-        guard let s = setForRead(key, missing: { replySetHeader(0) }) else { return }
+        guard let s = setForWrite(key, missing: { replySetHeader(0) }) else { return }
         if l == 0 {
             replySetHeader(0)
             return
@@ -257,20 +273,20 @@ extension Engine {
     /// SMOVE source destination member
     func smove(_ a: Arguments) {
         let src = a[1], dst = a[2], member = a[3]
-        let srcLink = lookupWrite(src, hash: hashKey(src))
+        // Entries, not links: a lookup may step the table's rehash and move the links.
+        let srcEntry = lookupWrite(src, hash: hashKey(src)).map { Entry($0.pointee!) }
         let dstHash = hashKey(dst)
-        let dstLink = lookupWrite(dst, hash: dstHash)
-        guard let srcLink else {
+        let dstEntry = lookupWrite(dst, hash: dstHash).map { Entry($0.pointee!) }
+        guard let srcEntry else {
             replyInteger(0)
             return
         }
-        let srcEntry = Entry(srcLink.pointee!)
-        if srcEntry.type != .set || (dstLink != nil && Entry(dstLink!.pointee!).type != .set) {
+        if srcEntry.type != .set || (dstEntry != nil && dstEntry!.type != .set) {
             replyWrongType()
             return
         }
         let srcSet = unsafeDowncast(srcEntry.object, to: SetValue.self)
-        if let dstLink, Entry(dstLink.pointee!).p == srcEntry.p {
+        if let dstEntry, dstEntry.p == srcEntry.p {
             replyInteger(srcSet.contains(member, hasher: hasher) ? 1 : 0)
             return
         }
@@ -333,6 +349,11 @@ extension Engine {
             } else {
                 replySetHeader(0)
             }
+            return
+        }
+        if found.count == 1 && dst == nil {
+            // SMEMBERS, or SINTER of one key: the set as it is.
+            replyWholeSet(found[0]!)
             return
         }
         let sets = found.map { $0! }.sorted { $0.count < $1.count }

@@ -17,18 +17,8 @@ extension Engine {
             items.reserveCapacity(l.count)
             l.forEach { items.append(Array($0)) }
             return .list(items)
-        case .hash:
-            let h = unsafeDowncast(entry.object, to: HashValue.self)
-            var pairs: [([UInt8], [UInt8])] = []
-            pairs.reserveCapacity(h.count)
-            h.forEach { f, v in pairs.append((Array(f), Array(v))) }
-            return .hash(pairs)
-        case .set:
-            let st = unsafeDowncast(entry.object, to: SetValue.self)
-            var members: [[UInt8]] = []
-            members.reserveCapacity(st.count)
-            st.forEach { members.append(Array($0)) }
-            return .set(members)
+        case .set: return unsafeDowncast(entry.object, to: SetValue.self).rdbValue
+        case .hash: return unsafeDowncast(entry.object, to: HashValue.self).rdbValue
         default: return nil
         }
     }
@@ -41,16 +31,8 @@ extension Engine {
         case .string: return nil
         case .list(let items):
             return (.list, ListValue(elements: items))
-        case .hash(let pairs):
-            let h = HashValue.forLoading(count: pairs.count, listpack: true)
-            for (f, v) in pairs {
-                f.withUnsafeBytes { fb in v.withUnsafeBytes { vb in h.insertLoaded(fb, vb, hasher: hasher) } }
-            }
-            return (.hash, h)
-        case .set(let members):
-            let st = SetValue(intset: members.allSatisfy { $0.withUnsafeBytes { SetValue.startsAsIntset($0) } })
-            for m in members { m.withUnsafeBytes { st.insertLoaded($0, hasher: hasher) } }
-            return (.set, st)
+        case .set(let members): return (.set, SetValue.loaded(members, hasher: hasher))
+        case .hash(let pairs): return (.hash, HashValue.loaded(pairs, hasher: hasher))
         case .zset: return nil
         }
     }

@@ -79,16 +79,22 @@ final class HashValue: KeyspaceObject {
         table.forEach(body)
     }
 
-    /// For loading: an empty hash sized for `count` fields, in the encoding Redis would
-    /// pick for it; fill with `insertLoaded`.
-    static func forLoading(count: Int, listpack: Bool) -> HashValue {
-        let h = HashValue(capacity: count)
-        if !listpack || count > maxListpackEntries { h.convertToHashtable() }
+    /// A hash loaded from an RDB file, in the encoding Redis 7.0 gives it: a listpack in
+    /// the file's order unless there are too many fields or one is too long.
+    static func loaded(_ pairs: [([UInt8], [UInt8])], hasher: KeyHasher) -> HashValue {
+        let h = HashValue(capacity: pairs.count)
+        if pairs.count > maxListpackEntries { h.convertToHashtable() }
+        for (f, v) in pairs {
+            f.withUnsafeBytes { fb in v.withUnsafeBytes { _ = h.set(fb, $0, hash: hasher.hash(fb)) } }
+        }
         return h
     }
 
-    /// Adds a field while loading, keeping Redis's conversion rules.
-    func insertLoaded(_ field: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, hasher: KeyHasher) {
-        set(field, value, hash: hasher.hash(field))
+    /// The RDB form: field/value pairs, in listpack order for a listpack hash.
+    var rdbValue: RDBValue {
+        var pairs: [([UInt8], [UInt8])] = []
+        pairs.reserveCapacity(count)
+        forEach { pairs.append((Array($0), Array($1))) }
+        return .hash(pairs)
     }
 }

@@ -496,22 +496,77 @@ final class ListValue: KeyspaceObject {
         return n
     }
 
-    /// LSET: the element at `p` becomes `bytes`. A value of the same encoded size is
-    /// written in place.
-    func replace(at p: ListPosition, with bytes: UnsafeRawBufferPointer) {
-        let c = chunks[p.chunk]
-        let old = readListElement(c.data + p.offset)
-        if old.size == listEncodedSize(bytes.count) {
-            writeListElement(c.data + p.offset, bytes)
-            return
+    /// Writes `bytes` as an element over the `removing` bytes at `offset` in chunk `i`,
+    /// moving the shorter side of the data (or growing the chunk up to `listChunkBytes`).
+    /// Returns false, changing nothing, when the result would not fit in one chunk.
+    private func splice(chunk i: Int, offset: Int, removing: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        var c = chunks[i]
+        let add = listEncodedSize(bytes.count)
+        let delta = add - removing
+        if c.used + delta > listChunkBytes { return false }
+        var at = offset
+        if delta <= 0 {
+            let tail = c.end - (at + removing)
+            if delta < 0 && tail > 0 { memmove(c.data + at + add, c.data + at + removing, tail) }
+            c.end += delta
+            writeListElement(c.data + at, bytes)
+            return true
         }
+        if c.capacity - c.used < delta {
+            // Grow into a larger block, the data centred in it.
+            let capacity = min(listChunkBytes, max(c.capacity * 2, c.used + delta))
+            let start = (capacity - c.used) / 2
+            let n = ListChunk.allocate(capacity: capacity, offset: start)
+            if c.used > 0 { (n.data + start).copyMemory(from: c.data + c.start, byteCount: c.used) }
+            n.end = start + c.used
+            n.count = c.count
+            at += start - c.start
+            free(c.p)
+            chunks[i] = n
+            c = n
+        }
+        if c.capacity - c.end >= delta {
+            let tail = c.end - (at + removing)
+            if tail > 0 { memmove(c.data + at + removing + delta, c.data + at + removing, tail) }
+            c.end += delta
+        } else if c.start >= delta {
+            if at > c.start { memmove(c.data + c.start - delta, c.data + c.start, at - c.start) }
+            c.start -= delta
+            at -= delta
+        } else {
+            // Room only on both sides together: re-centre so the tail side has it.
+            let start = (c.capacity - c.used - delta) / 2
+            memmove(c.data + start, c.data + c.start, c.used)
+            at += start - c.start
+            c.end = start + c.used
+            c.start = start
+            let tail = c.end - (at + removing)
+            if tail > 0 { memmove(c.data + at + removing + delta, c.data + at + removing, tail) }
+            c.end += delta
+        }
+        writeListElement(c.data + at, bytes)
+        return true
+    }
+
+    /// LSET: the element at `p` becomes `bytes`, in place unless its chunk must split.
+    func replace(at p: ListPosition, with bytes: UnsafeRawBufferPointer) {
+        let old = readListElement(chunks[p.chunk].data + p.offset).size
+        if splice(chunk: p.chunk, offset: p.offset, removing: old, bytes) { return }
         var els = elements(ofChunk: p.chunk)
         els[indexInChunk(p)] = Array(bytes)
         rebuildChunk(p.chunk, with: els)
     }
 
-    /// LINSERT: puts `bytes` before or after the element at `p`.
+    /// LINSERT: puts `bytes` before or after the element at `p`, in place unless its chunk
+    /// must split.
     func insert(_ bytes: UnsafeRawBufferPointer, at p: ListPosition, after: Bool) {
+        let c = chunks[p.chunk]
+        let offset = after ? p.offset + readListElement(c.data + p.offset).size : p.offset
+        if splice(chunk: p.chunk, offset: offset, removing: 0, bytes) {
+            chunks[p.chunk].count += 1
+            count += 1
+            return
+        }
         var els = elements(ofChunk: p.chunk)
         els.insert(Array(bytes), at: indexInChunk(p) + (after ? 1 : 0))
         rebuildChunk(p.chunk, with: els)

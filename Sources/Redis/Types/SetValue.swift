@@ -146,9 +146,21 @@ final class SetValue: KeyspaceObject {
         return picks
     }
 
-    /// For loading: adds a member keeping Redis's encoding rules.
-    func insertLoaded(_ member: UnsafeRawBufferPointer, hasher: KeyHasher) {
-        _ = add(member, hasher: hasher)
+    /// A set loaded from an RDB file, in the encoding Redis 7.0 gives it: an intset while
+    /// every member is an integer and there are few enough of them.
+    static func loaded(_ members: [[UInt8]], hasher: KeyHasher) -> SetValue {
+        let intset = members.count <= maxIntsetEntries
+        let s = SetValue(intset: intset, capacity: members.count)
+        for m in members { m.withUnsafeBytes { _ = s.add($0, hasher: hasher) } }
+        return s
+    }
+
+    /// The RDB form: the members, ascending for an intset.
+    var rdbValue: RDBValue {
+        var members: [[UInt8]] = []
+        members.reserveCapacity(count)
+        forEach { members.append(Array($0)) }
+        return .set(members)
     }
 }
 
