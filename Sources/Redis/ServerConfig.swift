@@ -110,6 +110,9 @@ struct ConfigParameter {
     let get: (ServerConfig) -> String
     /// Applies new arguments; returns an error text, or nil.
     let set: (ServerConfig, [String]) -> String?
+    /// Redis 7's protected configs (dir, dbfilename): refused by CONFIG SET while
+    /// enable-protected-configs is at its default, no.
+    var protected = false
 
     static func find(_ name: String) -> ConfigParameter? {
         all.first { $0.name == name || $0.alias == name }
@@ -197,8 +200,13 @@ struct ConfigParameter {
             if chdir(args[0]) != 0 { return "No such file or directory" }
             c.dir = args[0]
             return nil
-        }),
-        string("dbfilename", \.dbfilename),
+        }, protected: true),
+        ConfigParameter(name: "dbfilename", alias: nil, mutable: true, get: { $0.dbfilename }, set: { c, args in
+            guard args.count == 1 else { return "wrong number of arguments" }
+            if args[0].contains("/") { return "dbfilename can't be a path, just a filename" }
+            c.dbfilename = args[0]
+            return nil
+        }, protected: true),
         integer("maxclients", min: 1, \.maxclients),
         integer("proto-max-bulk-len", min: 1024 * 1024, memory: true, \.protoMaxBulkLength),
         integer("client-query-buffer-limit", min: 1024 * 1024, memory: true, \.clientQueryBufferLimit),

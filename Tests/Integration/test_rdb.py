@@ -366,8 +366,24 @@ def test_replies_match_redis(servers, tmp_path):
     a.mkdir()
     b.mkdir()
     srv, ref = ours(a), real(b)
-    cases = [("SAVE",), ("SAVE", "x"), ("BGSAVE", "x"), ("BGSAVE", "SCHEDULE", "x"), ("LASTSAVE", "x")]
+    cases = [("SAVE",), ("SAVE", "x"), ("BGSAVE", "x"), ("BGSAVE", "SCHEDULE", "x"), ("LASTSAVE", "x"),
+             ("CONFIG", "SET", "dbfilename", "sub/dump.rdb"), ("CONFIG", "SET", "save", "1"),
+             ("CONFIG", "GET", "rdbcompression"), ("CONFIG", "SET", "rdbcompression", "no"),
+             ("CONFIG", "GET", "rdbcompression"), ("CONFIG", "SET", "rdbchecksum", "no")]
     with srv.conn() as c1, ref.conn() as c2:
         for cmd in cases:
             assert c1.call(*cmd) == c2.call(*cmd), cmd
         assert c1.call("LASTSAVE")[:1] == b":"
+
+
+def test_debug_reload_keeps_values_and_ttls(servers, tmp_path):
+    srv = servers[0](tmp_path)
+    r = single(srv)
+    fill_strings(r)
+    before = snapshot(r)
+    assert r.execute_command("DEBUG", "RELOAD") in (b"OK", True, "OK")
+    after = snapshot(r)
+    assert set(after) == set(before)
+    for k, (value, ttl) in before.items():
+        assert after[k][0] == value and abs(after[k][1] - ttl) <= 1
+    assert r.object("encoding", "int") == b"int"

@@ -129,6 +129,8 @@ extension Engine {
             let seconds = Double(a[2].string) ?? 0
             if seconds > 0 { usleep(UInt32(min(seconds, 3600) * 1_000_000)) }
             replyOK()
+        } else if a.count == 2 && a[1].equalsIgnoringCase("reload") {
+            debugReload()
         } else if a.count == 3 && a[1].equalsIgnoringCase("set-active-expire") {
             activeExpireEnabled = parseInteger(a[2]) != 0
             replyOK()
@@ -202,6 +204,10 @@ extension Engine {
             let name = a[i].string.lowercased()
             guard let p = ConfigParameter.find(name) else {
                 replyError("ERR Unknown option or number of arguments for CONFIG SET - '\(a[i].string)'")
+                return
+            }
+            if p.protected {
+                replyError("ERR CONFIG SET failed (possibly related to argument '\(a[i].string)') - can't set protected config")
                 return
             }
             if !p.mutable {

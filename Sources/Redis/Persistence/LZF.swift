@@ -15,72 +15,9 @@ enum LZF {
     /// Compresses `input`. Returns nil when the result would not be shorter than
     /// `limit` bytes (Redis then stores the string uncompressed).
     static func compress(_ input: UnsafeRawBufferPointer, limit: Int) -> [UInt8]? {
-        let n = input.count
-        guard n > 0, limit > 0, let src = input.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
-        var out = [UInt8]()
-        out.reserveCapacity(min(limit, n + n / 16 + 4))
-        var table = [Int32](repeating: -1, count: 1 << hashLog)
-        var litPos = 0
-        var lit = 0
-        out.append(0)   // control byte of the first literal run
-        var ip = 0
-        @inline(__always) func hash(_ i: Int) -> Int {
-            let v = UInt32(src[i]) << 16 | UInt32(src[i + 1]) << 8 | UInt32(src[i + 2])
-            return Int(((v &* 2_654_435_761) >> (32 - UInt32(hashLog))) & UInt32((1 << hashLog) - 1))
-        }
-        while ip + 2 < n {
-            let h = hash(ip)
-            let ref = Int(table[h])
-            table[h] = Int32(ip)
-            if ref >= 0, ref < ip, ip - ref - 1 < maxOffset,
-               src[ref] == src[ip], src[ref + 1] == src[ip + 1], src[ref + 2] == src[ip + 2] {
-                let off = ip - ref - 1
-                let maxLen = min(n - ip, maxReference)
-                var len = 3
-                while len < maxLen && src[ref + len] == src[ip + len] { len += 1 }
-                // Close the pending literal run (or drop its unused control byte).
-                if lit > 0 { out[litPos] = UInt8(lit - 1) } else { out.removeLast() }
-                let code = len - 2
-                if code < 7 {
-                    out.append(UInt8(off >> 8) | UInt8(code << 5))
-                } else {
-                    out.append(UInt8(off >> 8) | (7 << 5))
-                    out.append(UInt8(code - 7))
-                }
-                out.append(UInt8(off & 0xff))
-                // Index the positions inside the match so later data can refer to them.
-                var k = ip + 1
-                ip += len
-                while k < ip && k + 2 < n { table[hash(k)] = Int32(k); k += 1 }
-                litPos = out.count
-                lit = 0
-                out.append(0)
-            } else {
-                out.append(src[ip])
-                lit += 1
-                ip += 1
-                if lit == maxLiteral {
-                    out[litPos] = UInt8(maxLiteral - 1)
-                    litPos = out.count
-                    lit = 0
-                    out.append(0)
-                }
-            }
-            if out.count >= limit { return nil }
-        }
-        while ip < n {
-            out.append(src[ip])
-            lit += 1
-            ip += 1
-            if lit == maxLiteral {
-                out[litPos] = UInt8(maxLiteral - 1)
-                litPos = out.count
-                lit = 0
-                out.append(0)
-            }
-        }
-        if lit > 0 { out[litPos] = UInt8(lit - 1) } else { out.removeLast() }
-        return out.count < limit ? out : nil
+        var c = LZFCompressor()
+        var out: [UInt8] = []
+        return c.compress(input, limit: limit, into: &out) ? out : nil
     }
 
     /// Decompresses `input` into exactly `length` bytes; nil when the data is malformed.
@@ -114,5 +51,84 @@ enum LZF {
             return op == length
         }
         return ok ? out : nil
+    }
+}
+
+/// An LZF compressor whose hash table is reused from string to string: a snapshot of a
+/// million values compresses without clearing or allocating a table per value. Stale
+/// table entries need no clearing because every candidate match is verified against the
+/// current input before use (liblzf does the same).
+struct LZFCompressor {
+    private var table = [Int32](repeating: -1, count: 1 << LZF.hashLog)
+
+    /// Compresses `input` into `out` (replacing its contents). Returns false when the
+    /// result would not be shorter than `limit` bytes.
+    mutating func compress(_ input: UnsafeRawBufferPointer, limit: Int, into out: inout [UInt8]) -> Bool {
+        out.removeAll(keepingCapacity: true)
+        let n = input.count
+        guard n > 0, limit > 0, let src = input.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
+        return table.withUnsafeMutableBufferPointer { t -> Bool in
+            @inline(__always) func hash(_ i: Int) -> Int {
+                let v = UInt32(src[i]) << 16 | UInt32(src[i + 1]) << 8 | UInt32(src[i + 2])
+                return Int((v &* 2_654_435_761) >> (32 - UInt32(LZF.hashLog)))
+            }
+            var litPos = 0
+            var lit = 0
+            out.append(0)   // control byte of the first literal run
+            var ip = 0
+            while ip + 2 < n {
+                let h = hash(ip)
+                let ref = Int(t[h])
+                t[h] = Int32(truncatingIfNeeded: ip)
+                if ref >= 0, ref < ip, ip - ref - 1 < LZF.maxOffset,
+                   src[ref] == src[ip], src[ref + 1] == src[ip + 1], src[ref + 2] == src[ip + 2] {
+                    let off = ip - ref - 1
+                    let maxLen = min(n - ip, LZF.maxReference)
+                    var len = 3
+                    while len < maxLen && src[ref + len] == src[ip + len] { len += 1 }
+                    // Close the pending literal run (or drop its unused control byte).
+                    if lit > 0 { out[litPos] = UInt8(lit - 1) } else { out.removeLast() }
+                    let code = len - 2
+                    if code < 7 {
+                        out.append(UInt8(off >> 8) | UInt8(code << 5))
+                    } else {
+                        out.append(UInt8(off >> 8) | (7 << 5))
+                        out.append(UInt8(code - 7))
+                    }
+                    out.append(UInt8(off & 0xff))
+                    // Index the positions inside the match so later data can refer to them.
+                    var k = ip + 1
+                    ip += len
+                    while k < ip && k + 2 < n { t[hash(k)] = Int32(truncatingIfNeeded: k); k += 1 }
+                    litPos = out.count
+                    lit = 0
+                    out.append(0)
+                } else {
+                    out.append(src[ip])
+                    lit += 1
+                    ip += 1
+                    if lit == LZF.maxLiteral {
+                        out[litPos] = UInt8(LZF.maxLiteral - 1)
+                        litPos = out.count
+                        lit = 0
+                        out.append(0)
+                    }
+                }
+                if out.count >= limit { return false }
+            }
+            while ip < n {
+                out.append(src[ip])
+                lit += 1
+                ip += 1
+                if lit == LZF.maxLiteral {
+                    out[litPos] = UInt8(LZF.maxLiteral - 1)
+                    litPos = out.count
+                    lit = 0
+                    out.append(0)
+                }
+            }
+            if lit > 0 { out[litPos] = UInt8(lit - 1) } else { out.removeLast() }
+            return out.count < limit
+        }
     }
 }

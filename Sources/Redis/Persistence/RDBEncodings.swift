@@ -111,8 +111,7 @@ enum CompactEncodings {
                 throw corrupt("listpack")
             }
             // Skip the back-length, whose size depends on the entry size.
-            let back = entrySize < 128 ? 1 : entrySize < 16384 ? 2 : entrySize < 2_097_152 ? 3
-                : entrySize < 268_435_456 ? 4 : 5
+            let back = ListpackEncoder.backlenSize(entrySize)
             p += entrySize + back
             guard p <= end else { throw corrupt("listpack") }
         }
@@ -180,5 +179,83 @@ enum CompactEncodings {
             throw corrupt("zset score")
         }
         return v
+    }
+}
+
+/// Builds a listpack the way Redis's lpAppend does: text that is a canonical integer is
+/// stored as an integer of the smallest width, other text with the shortest length prefix,
+/// and each entry is followed by its length encoded backwards ("backlen").
+struct ListpackEncoder {
+    private(set) var body: [UInt8] = []
+    private(set) var count = 0
+
+    /// Bytes the back-length of an entry of `size` bytes takes (lpEncodeBacklen).
+    static func backlenSize(_ size: Int) -> Int {
+        size <= 127 ? 1 : size < 16383 ? 2 : size < 2_097_151 ? 3 : size < 268_435_455 ? 4 : 5
+    }
+
+    mutating func append(_ s: [UInt8]) {
+        if s.count <= 20, let v = s.withUnsafeBytes({ parseInteger($0) }) {
+            append(integer: Int64(v))
+            return
+        }
+        let start = body.count
+        let n = s.count
+        if n < 64 {
+            body.append(0x80 | UInt8(n))
+        } else if n < 4096 {
+            body.append(0xe0 | UInt8(n >> 8))
+            body.append(UInt8(n & 0xff))
+        } else {
+            body.append(0xf0)
+            for k in 0..<4 { body.append(UInt8(truncatingIfNeeded: n >> (8 * k))) }
+        }
+        body += s
+        finishEntry(from: start)
+    }
+
+    mutating func append(integer v: Int64) {
+        let start = body.count
+        if v >= 0 && v <= 127 {
+            body.append(UInt8(v))
+        } else if v >= -4096 && v <= 4095 {
+            let u = UInt16(bitPattern: Int16(v)) & 0x1fff
+            body.append(0xc0 | UInt8(u >> 8))
+            body.append(UInt8(u & 0xff))
+        } else {
+            let width = v >= -32768 && v <= 32767 ? 2 : v >= -8_388_608 && v <= 8_388_607 ? 3
+                : v >= Int64(Int32.min) && v <= Int64(Int32.max) ? 4 : 8
+            body.append([2: 0xf1, 3: 0xf2, 4: 0xf3, 8: 0xf4][width]!)
+            for k in 0..<width { body.append(UInt8(truncatingIfNeeded: v >> (8 * Int64(k)))) }
+        }
+        finishEntry(from: start)
+    }
+
+    private mutating func finishEntry(from start: Int) {
+        let l = body.count - start
+        switch ListpackEncoder.backlenSize(l) {
+        case 1: body.append(UInt8(l))
+        case 2: body += [UInt8(l >> 7), UInt8(l & 127) | 128]
+        case 3: body += [UInt8(l >> 14), UInt8((l >> 7) & 127) | 128, UInt8(l & 127) | 128]
+        case 4: body += [UInt8(l >> 21), UInt8((l >> 14) & 127) | 128, UInt8((l >> 7) & 127) | 128, UInt8(l & 127) | 128]
+        default:
+            body += [UInt8(truncatingIfNeeded: l >> 28), UInt8((l >> 21) & 127) | 128, UInt8((l >> 14) & 127) | 128,
+                     UInt8((l >> 7) & 127) | 128, UInt8(l & 127) | 128]
+        }
+        count += 1
+    }
+
+    /// The complete listpack: total size, element count (65535 meaning "count them"), body, end.
+    func bytes() -> [UInt8] {
+        let total = 6 + body.count + 1
+        var out: [UInt8] = []
+        out.reserveCapacity(total)
+        for k in 0..<4 { out.append(UInt8(truncatingIfNeeded: total >> (8 * k))) }
+        let c = min(count, 65535)
+        out.append(UInt8(c & 0xff))
+        out.append(UInt8(c >> 8))
+        out += body
+        out.append(0xff)
+        return out
     }
 }

@@ -77,6 +77,7 @@ enum RDBValue: Equatable {
     case set([[UInt8]])
     case hash([([UInt8], [UInt8])])
     case zset([([UInt8], Double)])
+    case stream(RDBStream)
 
     static func == (a: RDBValue, b: RDBValue) -> Bool {
         switch (a, b) {
@@ -86,6 +87,7 @@ enum RDBValue: Equatable {
         case let (.hash(x), .hash(y)): return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         case let (.zset(x), .zset(y)):
             return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && ($0.1 == $1.1 || ($0.1.isNaN && $1.1.isNaN)) }
+        case let (.stream(x), .stream(y)): return x == y
         default: return false
         }
     }

@@ -168,12 +168,69 @@ struct RDBReader {
             }
             return .list(items)
         case RDBType.streamListpacks, RDBType.streamListpacks2, RDBType.streamListpacks3:
-            throw RDBError("The RDB file contains a stream value; loading streams is not supported")
+            return .stream(try stream(type: type))
         case RDBType.modulePreGA, RDBType.module2:
             throw RDBError("The RDB file contains a module value this server can't load (no modules)")
         default:
             throw RDBError("Unknown RDB value type \(type)")
         }
+    }
+
+    /// A stream: listpack nodes keyed by master ID, then metadata, then consumer groups
+    /// with their pending entries and consumers. Version 2 (Redis 7.0) adds first ID, max
+    /// deleted ID, entries added and each group's entries read; version 3 (7.2) adds each
+    /// consumer's active time.
+    private mutating func stream(type: UInt8) throws -> RDBStream {
+        var s = RDBStream()
+        for _ in 0..<(try length()) {
+            let master = try StreamNodes.id(fromBytes: try string())
+            let lp = try string()
+            s.entries += try StreamNodes.decode(master: master, listpack: lp)
+        }
+        s.length = try rawLength()
+        s.lastID = try streamID()
+        if type >= RDBType.streamListpacks2 {
+            s.firstID = try streamID()
+            s.maxDeletedID = try streamID()
+            s.entriesAdded = try rawLength()
+        } else {
+            s.firstID = s.entries.first?.id ?? .zero
+            s.entriesAdded = s.length
+        }
+        for _ in 0..<(try length()) {
+            let name = try string()
+            let last = try streamID()
+            let entriesRead = type >= RDBType.streamListpacks2 ? Int64(bitPattern: try rawLength()) : -1
+            var pending: [RDBStream.Pending] = []
+            for _ in 0..<(try length()) {
+                let id = try StreamNodes.id(fromBytes: try bytes(16))
+                let time = Int64(bitPattern: try littleEndian64())
+                pending.append(RDBStream.Pending(id: id, deliveryTime: time, deliveryCount: try rawLength()))
+            }
+            let known = Set(pending.map(\.id))
+            var consumers: [RDBStream.Consumer] = []
+            for _ in 0..<(try length()) {
+                let cname = try string()
+                let seen = Int64(bitPattern: try littleEndian64())
+                let active = type >= RDBType.streamListpacks3 ? Int64(bitPattern: try littleEndian64()) : seen
+                var ids: [RDBStream.ID] = []
+                for _ in 0..<(try length()) {
+                    let id = try StreamNodes.id(fromBytes: try bytes(16))
+                    guard known.contains(id) else {
+                        throw RDBError("Consumer pending entry not found in the group's global PEL")
+                    }
+                    ids.append(id)
+                }
+                consumers.append(RDBStream.Consumer(name: cname, seenTime: seen, activeTime: active, pending: ids))
+            }
+            s.groups.append(RDBStream.Group(name: name, lastID: last, entriesRead: entriesRead,
+                                            pending: pending, consumers: consumers))
+        }
+        return s
+    }
+
+    private mutating func streamID() throws -> RDBStream.ID {
+        RDBStream.ID(ms: try rawLength(), seq: try rawLength())
     }
 
     private func pairs(_ flat: [[UInt8]]) throws -> [([UInt8], [UInt8])] {
@@ -247,6 +304,26 @@ struct RDBReader {
                 for k in 0..<8 { v = v << 8 | UInt64(x[k]) }
                 guard v <= UInt64(Int.max) else { throw RDBError("Unknown length encoding in rdbLoadLen()") }
                 return (Int(v), false)
+            }
+            throw RDBError("Unknown length encoding \(b) in rdbLoadLen()")
+        }
+    }
+
+    /// A length field holding any 64-bit value (stream IDs and counters; -1 as 2^64-1).
+    private mutating func rawLength() throws -> UInt64 {
+        let b = try byte()
+        switch b >> 6 {
+        case RDBLength.bits6: return UInt64(b & 0x3f)
+        case RDBLength.bits14: return UInt64(b & 0x3f) << 8 | UInt64(try byte())
+        default:
+            if b == RDBLength.bits32 {
+                let x = try bytes(4)
+                return UInt64(x[0]) << 24 | UInt64(x[1]) << 16 | UInt64(x[2]) << 8 | UInt64(x[3])
+            }
+            if b == RDBLength.bits64 {
+                var v: UInt64 = 0
+                for byte in try bytes(8) { v = v << 8 | UInt64(byte) }
+                return v
             }
             throw RDBError("Unknown length encoding \(b) in rdbLoadLen()")
         }

@@ -8,6 +8,8 @@
 struct RDBWriter {
     private(set) var bytes: [UInt8] = []
     let compression: Bool
+    private var compressor = LZFCompressor()
+    private var scratch: [UInt8] = []
 
     init(compression: Bool = true, capacity: Int = 4096) {
         self.compression = compression
@@ -65,6 +67,9 @@ struct RDBWriter {
                 f.withUnsafeBytes { string($0) }
                 v.withUnsafeBytes { string($0) }
             }
+        case .stream(let s):
+            keyHeader(key, type: RDBType.streamListpacks2, expireAt: expireAt)
+            stream(s)
         case .zset(let pairs):
             keyHeader(key, type: RDBType.zset2, expireAt: expireAt)
             length(pairs.count)
@@ -85,6 +90,45 @@ struct RDBWriter {
         return bytes
     }
 
+    /// RDB_TYPE_STREAM_LISTPACKS_2, as Redis 7.0 writes it.
+    private mutating func stream(_ s: RDBStream) {
+        let nodes = StreamNodes.encode(s.entries)
+        length(nodes.count)
+        for (master, lp) in nodes {
+            StreamNodes.idBytes(master).withUnsafeBytes { string($0) }
+            lp.withUnsafeBytes { string($0) }
+        }
+        length(s.length)
+        streamID(s.lastID)
+        streamID(s.firstID)
+        streamID(s.maxDeletedID)
+        length(s.entriesAdded)
+        length(s.groups.count)
+        for g in s.groups {
+            g.name.withUnsafeBytes { string($0) }
+            streamID(g.lastID)
+            length(UInt64(bitPattern: g.entriesRead))
+            length(g.pending.count)
+            for p in g.pending {
+                bytes += StreamNodes.idBytes(p.id)
+                littleEndian64(UInt64(bitPattern: p.deliveryTime))
+                length(p.deliveryCount)
+            }
+            length(g.consumers.count)
+            for c in g.consumers {
+                c.name.withUnsafeBytes { string($0) }
+                littleEndian64(UInt64(bitPattern: c.seenTime))
+                length(c.pending.count)
+                for id in c.pending { bytes += StreamNodes.idBytes(id) }
+            }
+        }
+    }
+
+    private mutating func streamID(_ id: RDBStream.ID) {
+        length(id.ms)
+        length(id.seq)
+    }
+
     // MARK: primitives
 
     private mutating func keyHeader(_ key: UnsafeRawBufferPointer, type: UInt8, expireAt: Int64?) {
@@ -102,17 +146,21 @@ struct RDBWriter {
 
     /// rdbSaveLen: 6, 14, 32 or 64 bits, big-endian beyond the first byte.
     mutating func length(_ n: Int) {
+        length(UInt64(n))
+    }
+
+    mutating func length(_ n: UInt64) {
         if n < 1 << 6 {
             bytes.append(UInt8(n))
         } else if n < 1 << 14 {
             bytes.append(UInt8(n >> 8) | 0x40)
             bytes.append(UInt8(n & 0xff))
-        } else if n <= Int(UInt32.max) {
+        } else if n <= UInt64(UInt32.max) {
             bytes.append(RDBLength.bits32)
-            for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8((n >> shift) & 0xff)) }
+            for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8((n >> UInt64(shift)) & 0xff)) }
         } else {
             bytes.append(RDBLength.bits64)
-            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8((n >> shift) & 0xff)) }
+            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8((n >> UInt64(shift)) & 0xff)) }
         }
     }
 
@@ -133,11 +181,11 @@ struct RDBWriter {
             }
             return
         }
-        if compression && n > 20, let packed = LZF.compress(s, limit: n - 4) {
+        if compression && n > 20 && compressor.compress(s, limit: n - 4, into: &scratch) {
             bytes.append(0xc0 | UInt8(RDBEncoding.lzf))
-            length(packed.count)
+            length(scratch.count)
             length(n)
-            bytes += packed
+            bytes += scratch
             return
         }
         length(n)

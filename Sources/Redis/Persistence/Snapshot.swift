@@ -33,7 +33,7 @@ extension Engine {
             return (.list, ListValue(elements: items))
         case .set(let members): return (.set, SetValue.loaded(members, hasher: hasher))
         case .hash(let pairs): return (.hash, HashValue.loaded(pairs, hasher: hasher))
-        case .zset: return nil
+        case .zset, .stream: return nil
         }
     }
 
@@ -109,23 +109,34 @@ extension Engine {
 
     // MARK: loading
 
-    /// Replaces the dataset with the RDB `bytes` (start-up load, a replica's full sync).
-    /// On any error every database is emptied before rethrowing: never half a file.
-    /// Returns (keys loaded, keys skipped as expired) and the reader for its aux fields.
+    /// Replaces the dataset with the RDB `bytes` (start-up load, DEBUG RELOAD, a replica's
+    /// full sync). The file is loaded into fresh tables that replace the current ones only
+    /// once all of it proved valid: on any error the dataset is left as it was. Keys whose
+    /// expiry has passed are dropped unless `keepExpired` (a replica keeps them until its
+    /// master's DEL, like Redis). Returns the keys loaded and dropped, and the reader for
+    /// the aux fields (repl-id, repl-offset, ...).
     @discardableResult
-    func loadSnapshot(_ bytes: [UInt8]) throws -> (loaded: Int, expired: Int, reader: RDBReader) {
-        for d in databases { d.table.removeAll() }
+    func loadSnapshot(_ bytes: [UInt8], keepExpired: Bool = false) throws -> (loaded: Int, expired: Int, reader: RDBReader) {
+        let current = databases
         let dirtyBefore = dirty
-        defer { dirty = dirtyBefore }   // loading is not a change to save or propagate
+        let savedNow = now
+        defer {
+            databases = current
+            dirty = dirtyBefore   // loading is not a change to save or propagate
+            now = savedNow
+        }
+        databases = current.map { Database(index: $0.index) }
+        if keepExpired { now = Int64.min }
         var reader = RDBReader(bytes)
         var loaded = 0, expired = 0
-        do {
-            try reader.read(verifyChecksum: config.rdbchecksum) { r in
-                if try store(r.value, key: r.key, expireAt: r.expireAt, database: r.db) { loaded += 1 } else { expired += 1 }
-            }
-        } catch {
-            for d in databases { d.table.removeAll() }
-            throw error
+        try reader.read(verifyChecksum: config.rdbchecksum) { r in
+            if try store(r.value, key: r.key, expireAt: r.expireAt, database: r.db) { loaded += 1 } else { expired += 1 }
+        }
+        let fresh = databases
+        databases = current
+        for (old, new) in zip(current, fresh) {
+            old.table = new.table
+            flushedDatabase(old.index)   // every key changed: WATCH fails
         }
         return (loaded, expired, reader)
     }
@@ -169,6 +180,7 @@ extension RDBValue {
         case .set: "set"
         case .hash: "hash"
         case .zset: "zset"
+        case .stream: "stream"
         }
     }
 }
