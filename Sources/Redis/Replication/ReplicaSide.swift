@@ -462,43 +462,21 @@ extension Engine {
         return nil
     }
 
-    /// Loads the received snapshot into fresh databases and swaps them in only when all of
-    /// it is valid; otherwise the old data stays and the link is retried. Keys already
-    /// expired are loaded too: on a replica they wait for the master's DEL.
+    /// Loads the received snapshot; the dataset is replaced only when all of it is valid,
+    /// otherwise the old data stays and the link is retried. Keys already expired are
+    /// loaded too: on a replica they wait for the master's DEL.
     private func loadMasterSnapshot(_ link: MasterLink) {
         logger.notice("MASTER <-> REPLICA sync: Loading DB in memory")
-        let old = databases
-        let savedDB = db
-        let savedNow = now
-        let dirtyBefore = dirty
-        databases = (0..<old.count).map { Database(index: $0) }
-        now = Int64.min   // nothing counts as expired while loading
-        defer {
-            now = savedNow
-            dirty = dirtyBefore   // loading is not a change to save or propagate
-        }
+        let loaded: Int
         do {
-            var reader = RDBReader(link.payload)
-            try reader.read(verifyChecksum: config.rdbchecksum) { r in
-                try store(r.value, key: r.key, expireAt: r.expireAt, database: r.db)
-            }
+            loaded = try loadSnapshot(link.payload, keepExpired: true).loaded
         } catch {
-            databases = old
-            db = savedDB
             logger.warning("Failed trying to load the MASTER synchronization DB from socket: \(error). The current dataset is kept; retrying.")
             abandonLink(link)
             return
         }
-        let fresh = databases
-        databases = old
         logger.notice("MASTER <-> REPLICA sync: Flushing old data")
-        for d in fresh {
-            d.onExpired = { [unowned self] key, index in self.keyExpired(key, database: index) }
-            d.expiredKeys = .hide
-        }
-        for i in databases.indices { flushedDatabase(i) }
-        databases = fresh
-        db = client.map { databases[$0.db] } ?? databases[0]
+        logger.notice("Done loading RDB, keys loaded: \(loaded), keys expired: 0.")
         link.payload = []
         link.payloadSize = -2
         link.replID = link.pendingReplID
