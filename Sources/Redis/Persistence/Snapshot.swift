@@ -19,6 +19,12 @@ extension Engine {
             return .list(items)
         case .set: return unsafeDowncast(entry.object, to: SetValue.self).rdbValue
         case .hash: return unsafeDowncast(entry.object, to: HashValue.self).rdbValue
+        case .zset:
+            let z = unsafeDowncast(entry.object, to: SortedSetValue.self)
+            var members: [([UInt8], Double)] = []
+            members.reserveCapacity(z.count)
+            z.forEachElement { m, score in members.append((Array(m), score)) }
+            return .zset(members)
         default: return nil
         }
     }
@@ -33,7 +39,11 @@ extension Engine {
             return (.list, ListValue(elements: items))
         case .set(let members): return (.set, SetValue.loaded(members, hasher: hasher))
         case .hash(let pairs): return (.hash, HashValue.loaded(pairs, hasher: hasher))
-        case .zset, .stream: return nil
+        case .zset(let members):
+            let z = SortedSetValue(expectedCount: members.count, maxMemberLength: members.reduce(0) { max($0, $1.0.count) })
+            for (m, score) in members { m.withUnsafeBytes { z.insertNew($0, score: score) } }
+            return (.zset, z)
+        case .stream: return nil
         }
     }
 
