@@ -119,7 +119,7 @@ def test_full_sync_of_existing_dataset_with_ttls(servers, diskless):
     wait_for_log(replica, "MASTER <-> REPLICA sync: Finished with success")
 
 
-def test_full_sync_and_stream_of_lists_hashes_and_sets(servers):
+def test_full_sync_and_stream_of_lists_hashes_sets_and_sorted_sets(servers):
     master = servers(start_master())
     m = master.client()
     m.rpush("list", "a", "b", "c")
@@ -129,11 +129,14 @@ def test_full_sync_and_stream_of_lists_hashes_and_sets(servers):
     m.sadd("intset", 1, 2, 3)
     m.sadd("set", "x", "y")
     m.expire("set", 1000)
+    m.zadd("zset", {"a": 1.5, "b": -2, "c": 3e10})
     replica = servers(start_replica_of(master.port))
     wait_until(lambda: link_up(replica), what="link up")
     m.lpush("list", "z")
     m.hdel("hash", "f1")
     m.spop("set")                     # propagated as SREM of the member popped
+    m.zincrby("zset", 10, "a")
+    m.zpopmin("zset")
     m.set("marker", "1")
     wait_until(lambda: replica.client().get("marker") == b"1", what="stream")
     r = replica.client()
@@ -143,6 +146,7 @@ def test_full_sync_and_stream_of_lists_hashes_and_sets(servers):
         assert r.hgetall(key) == m.hgetall(key), key
     for key in ["intset", "set"]:
         assert r.smembers(key) == m.smembers(key), key
+    assert r.zrange("zset", 0, -1, withscores=True) == m.zrange("zset", 0, -1, withscores=True)
     assert 990 <= r.ttl("set") <= 1000
 
 
