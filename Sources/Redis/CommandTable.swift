@@ -51,6 +51,7 @@ final class CommandTable {
             sortedSetCommands,
             streamCommands,
             replicaofCommands,
+            replicationCommands,
         ] {
             for (name, h) in family {
                 precondition(handlers[name] == nil, "command \(name) registered twice")
@@ -118,6 +119,13 @@ final class CommandTable {
             cmd.rejectedCalls += 1
             e.stats.rejectedCalls += 1
             e.replyError("ERR wrong number of arguments for '\(cmd.name)' command")
+            return
+        }
+        // min-replicas-to-write: writes need enough replicas that acknowledged recently.
+        if e.config.minReplicasToWrite > 0 && cmd.flags.contains(.write) && !e.hasEnoughGoodReplicas {
+            cmd.rejectedCalls += 1
+            e.stats.rejectedCalls += 1
+            e.replyError("NOREPLICAS Not enough good replicas to write.")
             return
         }
         let c = e.client!

@@ -135,6 +135,7 @@ public final class Engine: @unchecked Sendable {
             if !blocking.readyKeys.isEmpty { serveBlockedClients() }
             expireBlockedClients()
         }
+        if replicationHasBatchWork { replicationBatchEnd() }
         for r in channels.indices where !staging[r].isEmpty {
             flushReplies(reactor: r)
         }
@@ -284,7 +285,11 @@ public final class Engine: @unchecked Sendable {
         if c.multiState != nil { transactionsClientClosed(c) }
         if c.blockState != nil { blockingClientClosed(c) }
         if c.subscriptions != nil { pubsubClientClosed(c) }
-        if c.replicaLink != nil { replicationClientClosed(c) }
+        if c.replicaLink != nil {
+            replicationClientClosed(c)
+        } else if replication.tracksClients {
+            replicationForgetClient(c)
+        }
         if replication.master?.client === c { masterClientClosed(c) }
         c.heldRequests.removeAll()
     }
@@ -320,6 +325,7 @@ public final class Engine: @unchecked Sendable {
             if d.table.isRehashing { d.table.rehashFor(microseconds: 1000) }
         }
         stats.sampleOps(now: monotonicMilliseconds())
+        replicationCron()
     }
 
     /// Samples keys with a TTL in each database and deletes the expired ones, repeating

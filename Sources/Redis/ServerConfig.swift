@@ -12,8 +12,6 @@ public final class ServerConfig: @unchecked Sendable {
     public var logfile = ""
     public var reactors = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) - 1)
     public var replicaof: (host: String, port: Int)?
-    /// Seconds without data from the master (or a stalled transfer) before the link drops.
-    public var replTimeout = 60
     public var replicaReadOnly = true
     public var replicaPriority = 100
     public var replicaAnnounced = true
@@ -37,6 +35,14 @@ public final class ServerConfig: @unchecked Sendable {
     public var requirepass = ""
     public var maxmemory = 0
     public var maxmemoryPolicy = "noeviction"
+    /// Replication, master side: backlog size and how long it outlives the last replica,
+    /// the PING period, when a silent replica is dropped, and min-replicas for writes.
+    public var replBacklogSize = 1024 * 1024
+    public var replBacklogTTL = 3600
+    public var replPingReplicaPeriod = 10
+    public var replTimeout = 60
+    public var minReplicasToWrite = 0
+    public var minReplicasMaxLag = 10
 
     /// Read live by every connection's parser.
     public let protocolLimits = ProtocolLimits(maxBulkLength: 512 * 1024 * 1024)
@@ -241,7 +247,19 @@ struct ConfigParameter {
         string("requirepass", mutable: false, \.requirepass),
         integer("maxmemory", memory: true, \.maxmemory),
         string("maxmemory-policy", \.maxmemoryPolicy),
+        // Redis raises a smaller backlog to its 16 KB minimum when it applies the setting.
+        ConfigParameter(name: "repl-backlog-size", alias: nil, mutable: true, get: { String($0.replBacklogSize) }, set: { c, args in
+            guard args.count == 1 else { return "wrong number of arguments" }
+            guard let v = parseMemory(args[0]) else { return "argument must be a memory value" }
+            if v < 1 { return "argument must be between 1 and 9223372036854775807 inclusive" }
+            c.replBacklogSize = max(v, 16 * 1024)
+            return nil
+        }),
+        integer("repl-backlog-ttl", \.replBacklogTTL),
+        integer("repl-ping-replica-period", alias: "repl-ping-slave-period", min: 1, max: Int(Int32.max), \.replPingReplicaPeriod),
         integer("repl-timeout", min: 1, max: Int(Int32.max), \.replTimeout),
+        integer("min-replicas-to-write", alias: "min-slaves-to-write", max: Int(Int32.max), \.minReplicasToWrite),
+        integer("min-replicas-max-lag", alias: "min-slaves-max-lag", max: Int(Int32.max), \.minReplicasMaxLag),
         boolean("replica-read-only", alias: "slave-read-only", \.replicaReadOnly),
         integer("replica-priority", alias: "slave-priority", max: Int(Int32.max), \.replicaPriority),
         boolean("replica-announced", \.replicaAnnounced),

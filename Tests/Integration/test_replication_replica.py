@@ -244,6 +244,40 @@ def test_reconnects_after_the_master_restarts_on_the_same_port(servers):
     wait_until(lambda: replica.client().get("k") == b"new", what="new data")
 
 
+def test_chained_replication_forwards_the_masters_stream(servers):
+    master = servers(start_master())
+    master.client().set("before", "1")
+    middle = servers(start_replica_of(master.port))
+    wait_until(lambda: link_up(middle), what="middle link up")
+    leaf = servers(Server(real_redis() + " --replicaof 127.0.0.1 %d" % middle.port, "leaf").start())
+    wait_until(lambda: link_up(leaf), what="leaf link up")
+    m = master.client()
+    m.set("after", "2")
+    m.incr("n")
+    m.execute_command("SELECT", 4)
+    master.client(db=4).set("in4", "x")
+    wait_until(lambda: leaf.client(db=4).get("in4") == b"x", what="stream reaches the leaf")
+    assert leaf.client().get("before") == b"1"
+    assert leaf.client().get("after") == b"2"
+    assert leaf.client().get("n") == b"1"
+    # The whole chain shares the top master's history: same id, same offsets.
+    wait_until(lambda: info(leaf)["slave_repl_offset"] == info(master)["master_repl_offset"], what="offsets")
+    assert info(middle)["master_replid"] == info(master)["master_replid"] == info(leaf)["master_replid"]
+    assert info(middle)["master_repl_offset"] == info(master)["master_repl_offset"]
+    # Promotion: the old id stays valid as the secondary one, so the leaf continues
+    # with a partial resync from the promoted middle.
+    old_id = info(master)["master_replid"]
+    partial = int(info(middle, "stats")["sync_partial_ok"])
+    assert call(middle, "REPLICAOF", "NO", "ONE") == b"+OK\r\n"
+    promoted = info(middle)
+    assert promoted["master_replid2"] == old_id
+    assert promoted["master_replid"] != old_id
+    assert call(middle, "SET", "fresh", "3") == b"+OK\r\n"
+    wait_until(lambda: leaf.client().get("fresh") == b"3", what="leaf follows the promoted middle")
+    wait_until(lambda: int(info(middle, "stats")["sync_partial_ok"]) == partial + 1, what="partial resync of the leaf")
+    assert info(leaf)["master_replid"] == promoted["master_replid"]
+
+
 def test_readonly_replica_rejects_client_writes_like_redis(servers):
     master = servers(start_master())
     ours = servers(start_replica_of(master.port))

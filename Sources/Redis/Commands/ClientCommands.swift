@@ -67,8 +67,12 @@ enum ClientType {
 }
 
 extension Engine {
-    /// The master's link is a master client; every other connection a normal client.
-    func clientType(_ c: Client) -> ClientType { replication.master?.client === c ? .master : .normal }
+    /// Our master's link is a master client, a connection that attached with SYNC/PSYNC a
+    /// replica; the rest are normal clients (pub/sub connections are not told apart yet).
+    func clientType(_ c: Client) -> ClientType {
+        if replication.master?.client === c { return .master }
+        return isReplica(c) ? .replica : .normal
+    }
 
     /// Clients a command can still see: a killed one lingers until its reactor closes it.
     var liveClients: [Client] { allClients.filter { !$0.closing || $0 === client } }
@@ -86,7 +90,8 @@ extension Engine {
         var line = "id=\(c.id) addr=\(c.peerAddress) laddr=\(c.localAddress) fd=\(c.fd) name="
         var bytes = Array(line.utf8)
         bytes.append(contentsOf: c.name)
-        line = " age=\(seconds - c.createdAt / 1000) idle=\(seconds - c.lastInteraction / 1000) flags=\(clientType(c) == .master ? "M" : "N")"
+        let flag = replication.master?.client === c ? "M" : isReplica(c) ? "S" : "N"
+        line = " age=\(seconds - c.createdAt / 1000) idle=\(seconds - c.lastInteraction / 1000) flags=\(flag)"
         line += " db=\(c.db) sub=0 psub=0 ssub=0 multi=-1 qbuf=\(qbuf) qbuf-free=\(max(0, qcap - qbuf))"
         line += " argv-mem=\(argvMem) multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=\(omem)"
         line += " tot-mem=\(qcap + omem + argvMem) events=\(omem > 0 ? "rw" : "r")"

@@ -1,9 +1,8 @@
-/// REPLICAOF / SLAVEOF and ROLE: switching between master and replica, and saying which
-/// we are.
+/// REPLICAOF / SLAVEOF: switching between master and replica. (ROLE is registered with
+/// the master side's commands and asks `replyReplicaRole` first.)
 let replicaofCommands: [(String, CommandHandler)] = [
     ("replicaof", { e, a in e.replicaof(a) }),
     ("slaveof", { e, a in e.replicaof(a) }),
-    ("role", { e, _ in e.role() }),
 ]
 
 extension Engine {
@@ -38,23 +37,17 @@ extension Engine {
         replyOK()
     }
 
-    /// ROLE. A replica: ["slave", host, port, state, offset] (offset -1 until a link is
-    /// up). A master: ["master", offset, replicas] — the replica list and offset belong to
-    /// the master side's state.
-    func role() {
-        guard let link = replication.master else {
-            replyArrayHeader(3)
-            replyBulk("master")
-            replyInteger(0)
-            replyArrayHeader(0)
-            return
-        }
+    /// ROLE on a replica: ["slave", host, port, state, offset] (offset -1 until the link
+    /// is up). Returns false on a master, which answers with its own form.
+    func replyReplicaRole() -> Bool {
+        guard let link = replication.master else { return false }
         replyArrayHeader(5)
         replyBulk("slave")
         replyBulk(link.host)
         replyInteger(link.port)
         replyBulk(link.stateName)
         replyInteger(link.client != nil && link.state == .connected ? Int(link.offset) : -1)
+        return true
     }
 
     /// INFO replication's first lines: role, and for a replica the link's state, as

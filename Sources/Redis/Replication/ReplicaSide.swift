@@ -105,14 +105,14 @@ extension Engine {
     /// REPLICAOF host port: follow that master. The dataset is kept until a full sync
     /// replaces it; what we had synced from a previous master is offered for a partial
     /// resync (Redis caches the old master the same way).
-    func startReplication(host: String, port: Int) {
+    func startReplication(host: String, port: Int, fromConfig: Bool = false) {
         let previous = replication.master
         if let previous { dropMasterConnection(previous) }
         let link = MasterLink(host: host, port: port, limits: config.protocolLimits)
         if let previous {
             link.replID = previous.replID
             link.offset = previous.offset
-        } else {
+        } else if !fromConfig {
             adoptOwnHistoryForPSYNC(link)
         }
         replication.master = link
@@ -136,7 +136,7 @@ extension Engine {
 
     /// --replicaof at start-up.
     public func startReplicationFromConfig() {
-        if let r = config.replicaof { startReplication(host: r.host, port: r.port) }
+        if let r = config.replicaof { startReplication(host: r.host, port: r.port, fromConfig: true) }
     }
 
     // MARK: the connection
@@ -249,6 +249,7 @@ extension Engine {
 
     private func resetLink(_ link: MasterLink) {
         if link.state == .connected { link.downSince = now / 1000 }
+        replication.masterLinkUp = false
         link.state = .connect
         link.input.clear()
         link.payload = []
@@ -606,21 +607,48 @@ extension Engine {
 
     // MARK: the master side's replication state
 
-    /// What to offer in PSYNC when this server starts following a master: nothing yet.
-    /// Redis offers its own replication id and offset (replicationCacheMasterUsingMyself);
-    /// that needs the master side's id and offset.
-    private func adoptOwnHistoryForPSYNC(_ link: MasterLink) {}
+    /// A master turning replica offers its own replication id and offset in PSYNC, so a
+    /// master that continued our history can go on with a partial resync (Redis's
+    /// replicationCacheMasterUsingMyself).
+    private func adoptOwnHistoryForPSYNC(_ link: MasterLink) {
+        replicationFlushStream()
+        link.replID = replication.replid
+        link.offset = replication.masterReplOffset
+        logger.notice("Before turning into a replica, using my own master parameters to synthesize a cached master: I may be able to synchronize with the new master with just a partial transfer.")
+    }
 
     /// While following a master, our own writes are not fed to sub-replicas: the master's
     /// bytes are forwarded instead.
-    private func replicaFollowsMaster(_ follows: Bool) {}
+    private func replicaFollowsMaster(_ follows: Bool) {
+        replication.followsMaster = follows
+        if !follows { replication.masterLinkUp = false }
+    }
 
-    /// After a sync, our replication id and offset are the master's.
-    private func replicaAdoptMasterID(_ id: String, offset: Int64, fullSync: Bool) {}
+    /// After a sync, our replication id and offset are the master's. A partial resync that
+    /// announced a new id keeps the old one as the secondary id, and our own replicas
+    /// reconnect to learn the new one, as Redis does.
+    private func replicaAdoptMasterID(_ id: String, offset: Int64, fullSync: Bool) {
+        replication.masterLinkUp = true
+        if fullSync {
+            setReplicationID(id, offset: offset)
+        } else if id != replication.replid {
+            replicationFlushStream()
+            replication.replid2 = replication.replid
+            replication.secondReplOffset = replication.masterReplOffset + 1
+            replication.replid = id
+            disconnectReplicas()
+        }
+    }
 
     /// Chained replication: applied stream bytes go on to our backlog and sub-replicas.
-    private func replicaForward(_ bytes: UnsafeRawBufferPointer) {}
+    private func replicaForward(_ bytes: UnsafeRawBufferPointer) {
+        feedRawStream(bytes)
+    }
 
-    /// REPLICAOF NO ONE: a new replication history starts.
-    private func replicaPromoted() {}
+    /// REPLICAOF NO ONE: a new replication history starts; our replicas reconnect to learn
+    /// its id and continue with a partial resync (Redis's replicationUnsetMaster).
+    private func replicaPromoted() {
+        shiftReplicationID()
+        disconnectReplicas()
+    }
 }
