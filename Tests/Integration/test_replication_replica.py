@@ -524,6 +524,37 @@ def test_truncated_snapshot_keeps_the_old_dataset(synced_replica):
         fake.close()
 
 
+def test_absurd_snapshot_length_costs_nothing(synced_replica):
+    def script(fake, sock, args):
+        sock.sendall(b"+FULLRESYNC " + REPLID + b" 0\r\n$999999999999\r\nREDIS0010")
+        sock.close()
+    fake = FakeMaster(script)
+    try:
+        point_at(synced_replica, fake)
+        wait_until(lambda: fake.connections >= 2, what="a retry")
+        assert_old_data_served(synced_replica)
+    finally:
+        fake.close()
+
+
+def test_psync_refused_by_the_master_is_retried(synced_replica):
+    def script(fake, sock, args):
+        sock.sendall(b"-NOMASTERLINK Can't SYNC while not connected with my master\r\n")
+        time.sleep(5)
+    fake = FakeMaster(script)
+    try:
+        point_at(synced_replica, fake)
+        wait_for_log(synced_replica, "Master is currently unable to PSYNC but should be in the future: "
+                                     "-NOMASTERLINK Can't SYNC while not connected with my master")
+        wait_until(lambda: fake.connections >= 2, what="a retry")
+        assert_old_data_served(synced_replica)
+        # The id and offset of the master we synced with are offered for a partial resync.
+        psync = [c for c in fake.commands if c[0] == b"PSYNC"][0]
+        assert psync[1] != b"?" and int(psync[2]) > 0
+    finally:
+        fake.close()
+
+
 def test_snapshot_whose_content_is_cut_is_refused(synced_replica):
     rdb = real_rdb({"new": "value"})
     cut = rdb[:len(rdb) - 12]          # announced length matches, the RDB itself is short

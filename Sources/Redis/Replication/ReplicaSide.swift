@@ -424,7 +424,7 @@ extension Engine {
                     logger.notice("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk")
                 } else if let n = Int(line.dropFirst()), n >= 0 {
                     link.payloadSize = n
-                    link.payload.reserveCapacity(n)
+                    link.payload.reserveCapacity(min(n, 64 << 20))   // a lying length costs no memory up front
                     logger.notice("MASTER <-> REPLICA sync: receiving \(n) bytes from master to disk")
                 } else {
                     logger.warning("Bad protocol from MASTER: invalid snapshot length line '\(line)'")
