@@ -19,6 +19,7 @@ public final class ServerConfig: @unchecked Sendable {
     public var save = "3600 1 300 100 60 10000"
     public var rdbcompression = true
     public var rdbchecksum = true
+    public var stopWritesOnBgsaveError = true
     public var appendonly = false
     public var dir = ""
     public var dbfilename = "dump.rdb"
@@ -197,6 +198,7 @@ struct ConfigParameter {
         }),
         boolean("rdbcompression", \.rdbcompression),
         boolean("rdbchecksum", mutable: false, \.rdbchecksum),
+        boolean("stop-writes-on-bgsave-error", \.stopWritesOnBgsaveError),
         boolean("appendonly", \.appendonly),
         ConfigParameter(name: "dir", alias: nil, mutable: true, get: { c in
             var buf = [CChar](repeating: 0, count: 4096)
@@ -284,10 +286,13 @@ extension ServerConfig {
         guard let s = reactorSettings else { return }
         s.maxClients.store(maxclients, ordering: .relaxed)
         s.queryBufferLimit.store(clientQueryBufferLimit, ordering: .relaxed)
-        let (hard, soft, secs) = outputLimits(forClass: "normal")
-        s.outputHardLimit.store(hard, ordering: .relaxed)
-        s.outputSoftLimit.store(soft, ordering: .relaxed)
-        s.outputSoftSeconds.store(secs, ordering: .relaxed)
+        for (name, cls) in [("normal", OutputLimitClass.normal), ("slave", .replica), ("pubsub", .pubsub)] {
+            let (hard, soft, secs) = outputLimits(forClass: name)
+            let limit = s.outputLimits[Int(cls.rawValue)]
+            limit.hard.store(hard, ordering: .relaxed)
+            limit.soft.store(soft, ordering: .relaxed)
+            limit.softSeconds.store(secs, ordering: .relaxed)
+        }
     }
 }
 

@@ -150,8 +150,8 @@ extension Engine {
             add("evicted_keys", 0)
             add("keyspace_hits", stats.keyspaceHits)
             add("keyspace_misses", stats.keyspaceMisses)
-            add("pubsub_channels", 0)
-            add("pubsub_patterns", 0)
+            add("pubsub_channels", pubsub.channels.count)
+            add("pubsub_patterns", pubsub.patterns.count)
             add("total_error_replies", stats.errorReplies)
             add("client_output_buffer_limit_disconnections", settings.clientsClosedForOutputLimit.load(ordering: .relaxed))
         case "replication":

@@ -164,7 +164,7 @@ extension Engine {
         let hash = hashKey(a[1])
         storeString(a[1], hash: hash, value: a[3], at: lookupWrite(a[1], hash: hash), expireAt: at)
         replyOK()
-        if replication.feedsWrites { propagateSetWithExpiry(a[1], a[3], at) }
+        propagateSetWithExpiry(a[1], a[3], at)
     }
 
     func getset(_ a: Arguments) {
@@ -177,7 +177,7 @@ extension Engine {
         }
         storeString(a[1], hash: hash, value: a[2], at: lookupWrite(a[1], hash: hash))
         // Replicas need no reply: Redis sends GETSET as SET.
-        if replication.feedsWrites { propagateInstead([Array("SET".utf8), Array(a[1]), Array(a[2])]) }
+        propagateInstead([Array("SET".utf8), Array(a[1]), Array(a[2])])
     }
 
     func getdel(_ a: Arguments) {
@@ -348,7 +348,7 @@ extension Engine {
             storeText(key, hash: hash, t, encoding: encoding, at: link)
             replyBulk(t)
             // The result, not the increment, so float formatting can never differ on replicas.
-            if replication.feedsWrites { propagateInstead([Array("SET".utf8), Array(key), Array(t), Array("KEEPTTL".utf8)]) }
+            propagateInstead([Array("SET".utf8), Array(key), Array(t), Array("KEEPTTL".utf8)])
         }
     }
 
