@@ -287,6 +287,13 @@ def test_readonly_replica_rejects_client_writes_like_redis(servers):
                 ("GET", "k"), ("FLUSHALL",)]:
         assert call(ours, *cmd) == call(theirs, *cmd), cmd
     assert call(ours, "SET", "k", "v") == b"-READONLY You can't write against a read only replica.\r\n"
+    # Inside MULTI the refused write dooms the EXEC, as in Redis.
+    replies = []
+    for srv in (ours, theirs):
+        with srv.conn() as c:
+            replies.append([c.call(*cmd) for cmd in [("MULTI",), ("GET", "k"), ("SET", "k", "v"), ("EXEC",)]])
+    assert replies[0] == replies[1]
+    assert replies[0][3].startswith(b"-EXECABORT")
     assert call(ours, "CONFIG", "SET", "replica-read-only", "no") == b"+OK\r\n"
     assert call(ours, "SET", "local", "v") == b"+OK\r\n"
 
