@@ -203,6 +203,15 @@ public final class Engine: @unchecked Sendable {
                     if let c = clientsBySlot[r][ConnectionToken(raw: token).slot], c.token == token {
                         resumeHeldRequests(c)
                     }
+                case RequestRecord.rawInput:
+                    if let c = clientsBySlot[r][ConnectionToken(raw: token).slot], c.token == token, !c.closing {
+                        masterInput(c, UnsafeRawBufferPointer(rebasing: payload[8...]))
+                        out = st
+                    }
+                case RequestRecord.connected:
+                    masterConnected(reactor: r, token: token, payload: UnsafeRawBufferPointer(rebasing: payload[8...]))
+                case RequestRecord.connectFailed:
+                    masterConnectFailed(request: token, errno: base.load(fromByteOffset: 8, as: Int32.self))
                 case RequestRecord.protocolError:
                     if let c = clientsBySlot[r][ConnectionToken(raw: token).slot], c.token == token {
                         st.pointee.open(token: token)
@@ -225,7 +234,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Moves staged replies into the reactor's ring and wakes it if it sleeps.
-    private func flushReplies(reactor r: Int) {
+    func flushReplies(reactor r: Int) {
         let ring = channels[r].replies
         if staging[r].flush(into: ring) {
             ring.publish()
@@ -293,6 +302,7 @@ public final class Engine: @unchecked Sendable {
         } else if replication.tracksClients {
             replicationForgetClient(c)
         }
+        if replication.master?.client === c { masterClientClosed(c) }
         c.heldRequests.removeAll()
     }
 
@@ -319,8 +329,9 @@ public final class Engine: @unchecked Sendable {
     /// and the instantaneous-ops samples.
     private func cron() {
         now = wallClockMilliseconds()
-        if activeExpireEnabled { activeExpireCycle() }
+        if activeExpireEnabled && replication.master == nil { activeExpireCycle() }   // a replica waits for DELs
         persistenceCron()
+        replicaCron()
         for d in databases {
             d.table.shrinkIfSparse()
             if d.table.isRehashing { d.table.rehashFor(microseconds: 1000) }

@@ -27,6 +27,8 @@ final class ReplicationState {
     var followsMaster = false
     /// While following a master: whether its link is up (sub-replicas may sync only then).
     var masterLinkUp = false
+    /// Our link to the master we replicate, nil while we are a master (ReplicaSide.swift).
+    var master: MasterLink?
 
     /// Connections that asked for SYNC/PSYNC, in the order they attached.
     var replicas: [Client] = []
