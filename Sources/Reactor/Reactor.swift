@@ -415,6 +415,9 @@ public final class Reactor: @unchecked Sendable {
                 case ReplyRecord.data:
                     if c.pointee.sendInFlight {
                         c.pointee.pending.append(payload.baseAddress! + 8, count: payload.count - 8)
+                        // A send that does not complete (a peer that stopped reading) must
+                        // not freeze the gauge the engine checks replicas' limits with.
+                        channel.slotStats[slot].outputBuffered.store(c.pointee.outputBytes, ordering: .relaxed)
                     } else {
                         c.pointee.out.append(payload.baseAddress! + 8, count: payload.count - 8)
                     }

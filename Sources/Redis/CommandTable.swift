@@ -43,8 +43,23 @@ final class CommandTable {
 
     init() {
         var handlers: [String: CommandHandler] = [:]
-        for family in [connectionCommands, serverCommands, clientCommands, keyCommands, expireCommands, stringCommands,
-                       transactionCommands, pubsubCommands] {
+        for family in [
+            connectionCommands,
+            serverCommands,
+            clientCommands,
+            keyCommands,
+            expireCommands,
+            stringCommands,
+            persistenceCommands,
+            listCommands,
+            hashCommands,
+            setCommands,
+            sortedSetCommands,
+            streamCommands,
+            transactionCommands,
+            pubsubCommands,
+            replicationCommands,
+        ] {
             for (name, h) in family {
                 precondition(handlers[name] == nil, "command \(name) registered twice")
                 handlers[name] = h
@@ -114,6 +129,16 @@ final class CommandTable {
         let arity = cmd.arity
         if (arity > 0 && args.count != arity) || args.count < -arity {
             e.rejectCommand(cmd, Array("ERR wrong number of arguments for '\(cmd.name)' command".utf8), isExec: cmd.isExec)
+            return
+        }
+        if !e.persistence.lastBackgroundSaveOK && e.deniedBySaveError(cmd) {
+            cmd.rejectedCalls += 1
+            e.stats.rejectedCalls += 1
+            return
+        }
+        // min-replicas-to-write: writes need enough replicas that acknowledged recently.
+        if e.config.minReplicasToWrite > 0 && cmd.flags.contains(.write) && !e.hasEnoughGoodReplicas {
+            e.rejectCommand(cmd, Array("NOREPLICAS Not enough good replicas to write.".utf8), isExec: cmd.isExec)
             return
         }
         let c = e.client!

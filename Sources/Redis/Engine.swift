@@ -120,7 +120,7 @@ public final class Engine: @unchecked Sendable {
                 doorbell.awake()
                 continue
             }
-            let wait = max(0, nextCron - monotonicMilliseconds())
+            let wait = min(max(0, nextCron - monotonicMilliseconds()), millisecondsToNextBlockingDeadline)
             doorbell.wait(timeoutMs: Int32(clamping: wait))
             doorbell.awake()
         }
@@ -135,6 +135,11 @@ public final class Engine: @unchecked Sendable {
         for r in channels.indices {
             if processRequests(reactor: r) { worked = true }
         }
+        if blocking.blockedClientCount > 0 {
+            if !blocking.readyKeys.isEmpty { serveBlockedClients() }
+            expireBlockedClients()
+        }
+        if replicationHasBatchWork { replicationBatchEnd() }
         for r in channels.indices where !staging[r].isEmpty {
             flushReplies(reactor: r)
         }
@@ -236,6 +241,7 @@ public final class Engine: @unchecked Sendable {
         db = databases[c.db]
         c.lastInteraction = now
         commands.dispatch(self, args)
+        if !blocking.readyKeys.isEmpty { serveBlockedClients() }
     }
 
     // MARK: clients
@@ -280,7 +286,11 @@ public final class Engine: @unchecked Sendable {
         if c.multiState != nil { transactionsClientClosed(c) }
         if c.blockState != nil { blockingClientClosed(c) }
         if c.subscriptions != nil { pubsubClientClosed(c) }
-        if c.replicaLink != nil { replicationClientClosed(c) }
+        if c.replicaLink != nil {
+            replicationClientClosed(c)
+        } else if replication.tracksClients {
+            replicationForgetClient(c)
+        }
         c.heldRequests.removeAll()
     }
 
@@ -308,11 +318,13 @@ public final class Engine: @unchecked Sendable {
     private func cron() {
         now = wallClockMilliseconds()
         if activeExpireEnabled { activeExpireCycle() }
+        persistenceCron()
         for d in databases {
             d.table.shrinkIfSparse()
             if d.table.isRehashing { d.table.rehashFor(microseconds: 1000) }
         }
         stats.sampleOps(now: monotonicMilliseconds())
+        replicationCron()
     }
 
     /// Samples keys with a TTL in each database and deletes the expired ones, repeating

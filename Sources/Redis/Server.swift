@@ -55,6 +55,7 @@ public enum Server {
         logger.notice("oO0OoO0OoO0Oo swift-redis is starting oO0OoO0OoO0Oo")
         logger.notice("swift-redis version=\(swiftRedisVersion), redis compatibility=\(redisCompatibleVersion), bits=64, pid=\(getpid()) just started")
         logger.notice("Running mode=standalone, port=\(config.port), reactors=\(config.reactors), io_uring features: \(group.features.joined(separator: " "))")
+        try engine.loadDataAtStartup()
         group.start()
         installSignalHandlers()
         logger.notice("Ready to accept connections tcp")
@@ -91,6 +92,11 @@ extension Engine {
         let sig = terminationSignal.load(ordering: .relaxed)
         guard sig != 0 else { return }
         logger.warning("Received \(sig == SIGINT ? "SIGINT" : "SIGTERM") scheduling shutdown...")
+        now = wallClockMilliseconds()
+        if !saveBeforeShutdown(force: false, skip: false) {
+            terminationSignal.store(0, ordering: .relaxed)
+            return
+        }
         logger.notice("Redis is now ready to exit, bye bye...")
         requestShutdown()
     }

@@ -12,7 +12,11 @@ public final class ServerConfig: @unchecked Sendable {
     public var logfile = ""
     public var reactors = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) - 1)
     public var replicaof: (host: String, port: Int)?
-    public var save = ""
+    /// Redis 7.0's default save points; `save ""` (or `--save ''`) turns them off.
+    public var save = "3600 1 300 100 60 10000"
+    public var rdbcompression = true
+    public var rdbchecksum = true
+    public var stopWritesOnBgsaveError = true
     public var appendonly = false
     public var dir = ""
     public var dbfilename = "dump.rdb"
@@ -29,6 +33,14 @@ public final class ServerConfig: @unchecked Sendable {
     public var requirepass = ""
     public var maxmemory = 0
     public var maxmemoryPolicy = "noeviction"
+    /// Replication, master side: backlog size and how long it outlives the last replica,
+    /// the PING period, when a silent replica is dropped, and min-replicas for writes.
+    public var replBacklogSize = 1024 * 1024
+    public var replBacklogTTL = 3600
+    public var replPingReplicaPeriod = 10
+    public var replTimeout = 60
+    public var minReplicasToWrite = 0
+    public var minReplicasMaxLag = 10
 
     /// Read live by every connection's parser.
     public let protocolLimits = ProtocolLimits(maxBulkLength: 512 * 1024 * 1024)
@@ -102,6 +114,9 @@ struct ConfigParameter {
     let get: (ServerConfig) -> String
     /// Applies new arguments; returns an error text, or nil.
     let set: (ServerConfig, [String]) -> String?
+    /// Redis 7's protected configs (dir, dbfilename): refused by CONFIG SET while
+    /// enable-protected-configs is at its default, no.
+    var protected = false
 
     static func find(_ name: String) -> ConfigParameter? {
         all.first { $0.name == name || $0.alias == name }
@@ -170,9 +185,14 @@ struct ConfigParameter {
             return nil
         }),
         ConfigParameter(name: "save", alias: nil, mutable: true, get: { $0.save }, set: { c, args in
-            c.save = args.joined(separator: " ")
+            let text = args.joined(separator: " ").split(separator: " ").joined(separator: " ")
+            guard parseSavePoints(text) != nil else { return "Invalid save parameters" }
+            c.save = text
             return nil
         }),
+        boolean("rdbcompression", \.rdbcompression),
+        boolean("rdbchecksum", mutable: false, \.rdbchecksum),
+        boolean("stop-writes-on-bgsave-error", \.stopWritesOnBgsaveError),
         boolean("appendonly", \.appendonly),
         ConfigParameter(name: "dir", alias: nil, mutable: true, get: { c in
             var buf = [CChar](repeating: 0, count: 4096)
@@ -182,8 +202,13 @@ struct ConfigParameter {
             if chdir(args[0]) != 0 { return "No such file or directory" }
             c.dir = args[0]
             return nil
-        }),
-        string("dbfilename", \.dbfilename),
+        }, protected: true),
+        ConfigParameter(name: "dbfilename", alias: nil, mutable: true, get: { $0.dbfilename }, set: { c, args in
+            guard args.count == 1 else { return "wrong number of arguments" }
+            if args[0].contains("/") { return "dbfilename can't be a path, just a filename" }
+            c.dbfilename = args[0]
+            return nil
+        }, protected: true),
         integer("maxclients", min: 1, \.maxclients),
         integer("proto-max-bulk-len", min: 1024 * 1024, memory: true, \.protoMaxBulkLength),
         integer("client-query-buffer-limit", min: 1024 * 1024, memory: true, \.clientQueryBufferLimit),
@@ -218,6 +243,19 @@ struct ConfigParameter {
         string("requirepass", mutable: false, \.requirepass),
         integer("maxmemory", memory: true, \.maxmemory),
         string("maxmemory-policy", \.maxmemoryPolicy),
+        // Redis raises a smaller backlog to its 16 KB minimum when it applies the setting.
+        ConfigParameter(name: "repl-backlog-size", alias: nil, mutable: true, get: { String($0.replBacklogSize) }, set: { c, args in
+            guard args.count == 1 else { return "wrong number of arguments" }
+            guard let v = parseMemory(args[0]) else { return "argument must be a memory value" }
+            if v < 1 { return "argument must be between 1 and 9223372036854775807 inclusive" }
+            c.replBacklogSize = max(v, 16 * 1024)
+            return nil
+        }),
+        integer("repl-backlog-ttl", \.replBacklogTTL),
+        integer("repl-ping-replica-period", alias: "repl-ping-slave-period", min: 1, max: Int(Int32.max), \.replPingReplicaPeriod),
+        integer("repl-timeout", min: 1, max: Int(Int32.max), \.replTimeout),
+        integer("min-replicas-to-write", alias: "min-slaves-to-write", max: Int(Int32.max), \.minReplicasToWrite),
+        integer("min-replicas-max-lag", alias: "min-slaves-max-lag", max: Int(Int32.max), \.minReplicasMaxLag),
     ]
 
     /// The parameters whose names match a CONFIG GET pattern, in table order.

@@ -49,10 +49,13 @@ extension Engine {
     }
 
     /// Sends `parts` to replicas and the backlog instead of the running command's own
-    /// arguments. Call once per command to send, in order.
-    func propagateInstead(_ parts: [[UInt8]]) {
+    /// arguments. Call once per command to send, in order. `parts` is only built while
+    /// something is fed (a replica attached), so SPOP and friends allocate nothing for
+    /// their rewrite otherwise.
+    func propagateInstead(_ parts: @autoclosure () -> [[UInt8]]) {
         propagationReplaced = true
-        OwnedArguments(parts).withArguments { propagate($0) }
+        guard replication.feedsWrites else { return }
+        OwnedArguments(parts()).withArguments { propagate($0) }
     }
 
     /// Sends the running command's arguments as they came (the default for a write).
@@ -77,7 +80,9 @@ extension Engine {
     /// `database`: replicas get a DEL, watchers and blocked clients are told.
     func keyExpired(_ key: UnsafeRawBufferPointer, database: Int) {
         stats.expiredKeys += 1
-        OwnedArguments([Array("DEL".utf8), Array(key)]).withArguments { feedReplication($0, database: database) }
+        if replication.feedsWrites {
+            OwnedArguments([Array("DEL".utf8), Array(key)]).withArguments { feedReplication($0, database: database) }
+        }
         touchKey(key, database: database)
     }
 

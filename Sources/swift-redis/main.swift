@@ -24,6 +24,8 @@ struct SwiftRedis: ParsableCommand {
     @Option(help: "yes or no.") var appendonly: String?
     @Option(help: "Working directory.") var dir: String?
     @Option(help: "Snapshot file name.") var dbfilename: String?
+    @Option(help: "Compress snapshot strings with LZF: yes or no.") var rdbcompression: String?
+    @Option(help: "Checksum snapshots: yes or no.") var rdbchecksum: String?
     @Option(help: "Maximum connected clients.") var maxclients: Int?
     @Option(name: .customLong("proto-max-bulk-len"), help: "Largest bulk string accepted.") var protoMaxBulkLen: String?
     @Option(name: .customLong("client-query-buffer-limit"), help: "Largest query buffer per client.") var clientQueryBufferLimit: String?
@@ -46,6 +48,7 @@ struct SwiftRedis: ParsableCommand {
         one("logfile", logfile); one("reactors", reactors); many("replicaof", replicaof)
         if !save.isEmpty { d.append(("save", save.filter { !$0.isEmpty })) }
         one("appendonly", appendonly); one("dir", dir); one("dbfilename", dbfilename)
+        one("rdbcompression", rdbcompression); one("rdbchecksum", rdbchecksum)
         one("maxclients", maxclients); one("proto-max-bulk-len", protoMaxBulkLen)
         one("client-query-buffer-limit", clientQueryBufferLimit)
         many("client-output-buffer-limit", clientOutputBufferLimit); one("hz", hz); one("tcp-backlog", tcpBacklog)

@@ -67,12 +67,17 @@ enum ClientType {
 }
 
 extension Engine {
-    /// Redis's getClientType: a subscribed client is pubsub, the rest normal.
-    func clientType(_ c: Client) -> ClientType { c.subscriptions != nil ? .pubsub : .normal }
+    /// Redis's getClientType: a connection that attached with SYNC/PSYNC is a replica, a
+    /// subscribed one pubsub, the rest normal.
+    func clientType(_ c: Client) -> ClientType {
+        if isReplica(c) { return .replica }
+        return c.subscriptions != nil ? .pubsub : .normal
+    }
 
-    /// CLIENT LIST's flags= letters, in Redis's order (P pubsub, x MULTI, d dirty WATCH).
+    /// CLIENT LIST's flags= letters, in Redis's order (S replica, P pubsub, x MULTI, d dirty WATCH).
     func clientFlags(_ c: Client) -> String {
         var f = ""
+        if isReplica(c) { f += "S" }
         if c.subscriptions != nil { f += "P" }
         if let m = c.multiState {
             if m.active { f += "x" }

@@ -18,6 +18,10 @@ let serverCommands: [(String, CommandHandler)] = [
             e.flushedDatabase(d.index)
             d.table.removeAll()
         }
+        // With save points configured Redis writes the now empty dataset at once.
+        if !(parseSavePoints(e.config.save) ?? []).isEmpty && e.persistence.background == nil {
+            _ = e.saveSynchronously()
+        }
         e.dirty += 1   // FLUSHALL always propagates and counts as a change, like Redis
         e.replyOK()
     }),
@@ -27,7 +31,6 @@ let serverCommands: [(String, CommandHandler)] = [
         e.replyBulk(integer: us / 1_000_000)
         e.replyBulk(integer: us % 1_000_000)
     }),
-    ("lastsave", { e, _ in e.replyInteger(Int(e.startedAt / 1000)) }),
     ("debug", { $0.debug($1) }),
     ("shutdown", { $0.shutdown($1) }),
     ("info", { $0.info($1) }),
@@ -126,6 +129,8 @@ extension Engine {
             let seconds = Double(a[2].string) ?? 0
             if seconds > 0 { usleep(UInt32(min(seconds, 3600) * 1_000_000)) }
             replyOK()
+        } else if a.count == 2 && a[1].equalsIgnoringCase("reload") {
+            debugReload()
         } else if a.count == 3 && a[1].equalsIgnoringCase("set-active-expire") {
             activeExpireEnabled = parseInteger(a[2]) != 0
             replyOK()
@@ -135,9 +140,11 @@ extension Engine {
         }
     }
 
-    /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: nothing is persisted yet, so every
-    /// form stops the server at once; ABORT has no shutdown in progress to cancel.
+    /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: saves first when save points are
+    /// configured or SAVE is given (not with NOSAVE); a failed save keeps the server
+    /// running unless FORCE. ABORT has no shutdown in progress to cancel.
     func shutdown(_ a: Arguments) {
+        var save = false, nosave = false, force = false
         for i in 1..<a.count {
             let o = a[i]
             if o.equalsIgnoringCase("abort") && a.count == 2 {
@@ -149,8 +156,19 @@ extension Engine {
                 replySyntaxError()
                 return
             }
+            if o.equalsIgnoringCase("save") { save = true }
+            if o.equalsIgnoringCase("nosave") { nosave = true }
+            if o.equalsIgnoringCase("force") { force = true }
+        }
+        if save && nosave {
+            replySyntaxError()
+            return
         }
         logger.warning("User requested shutdown...")
+        if !saveBeforeShutdown(force: save, skip: nosave) && !force {
+            replyError("ERR Errors trying to SHUTDOWN. Check logs.")
+            return
+        }
         logger.notice("Redis is now ready to exit, bye bye...")
         requestShutdown()
     }
@@ -186,6 +204,10 @@ extension Engine {
             let name = a[i].string.lowercased()
             guard let p = ConfigParameter.find(name) else {
                 replyError("ERR Unknown option or number of arguments for CONFIG SET - '\(a[i].string)'")
+                return
+            }
+            if p.protected {
+                replyError("ERR CONFIG SET failed (possibly related to argument '\(a[i].string)') - can't set protected config")
                 return
             }
             if !p.mutable {
