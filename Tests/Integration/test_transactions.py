@@ -9,6 +9,7 @@ import time
 import pytest
 
 from resp import RawConn, encode, parse
+from test_replication_master import servers  # noqa: F401  (fixture)
 
 
 def run_script(srv, steps, connections=2):
@@ -216,3 +217,26 @@ def test_blocking_pop_inside_exec_does_not_block(server):
         if c.call("BLPOP", "nolist", "0") != b"+QUEUED\r\n":
             pytest.skip("BLPOP is not implemented on this branch")
         assert c.call("EXEC") == b"*1\r\n*-1\r\n"
+
+
+# What replicas receive for transactions: a single write as it is, several inside
+# MULTI ... EXEC, nothing for a transaction without writes, PUBLISH forwarded.
+PROPAGATION_SCRIPT = [
+    ("MULTI",), ("SET", "a", "1"), ("EXEC",),
+    ("MULTI",), ("SET", "b", "1"), ("INCR", "b"), ("GET", "b"), ("EXEC",),
+    ("MULTI",), ("GET", "a"), ("PING",), ("EXEC",),
+    ("MULTI",), ("SET", "c", "1"), ("SELECT", "3"), ("SET", "d", "1"), ("SELECT", "0"), ("EXEC",),
+    ("MULTI",), ("SET", "e", "x"), ("INCR", "e"), ("EXEC",),
+    ("MULTI",), ("PUBLISH", "ch", "m"), ("EXEC",),
+    ("PUBLISH", "ch", "n"),
+    ("WATCH", "a"), ("MULTI",), ("SET", "a", "2"), ("DISCARD",),
+    ("SET", "z", "last"),
+]
+
+
+def test_transaction_propagation_matches_redis(servers):
+    from test_replication_master import run_stream_script
+    ours = run_stream_script(servers.ours().port, PROPAGATION_SCRIPT)
+    theirs = run_stream_script(servers.real().port, PROPAGATION_SCRIPT)
+    assert ours == theirs
+    assert ["MULTI"] in ours and ["EXEC"] in ours
