@@ -1,6 +1,7 @@
 """A connection whose unsent output piles up has its requests held back, not dropped: the
 other clients keep being served, and once it reads, every reply arrives complete and in
-the order its requests were sent.
+the order its requests were sent. (redis-server runs such a pipeline to the end at once, so
+the check that requests were held is this server's own behaviour.)
 """
 import socket
 import time

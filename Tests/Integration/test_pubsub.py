@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import Server, _server_cmd
+from conftest import Server, _server_cmd, is_redis_server
 from resp import RawConn, encode, parse
 
 
@@ -173,7 +173,10 @@ def test_closed_subscriber_is_forgotten(server):
 
 @pytest.fixture(scope="module")
 def two_reactor_server():
-    srv = Server(_server_cmd() + " --reactors 2", "server").start()
+    cmd = _server_cmd()
+    if not is_redis_server(cmd.split()):   # redis-server has no --reactors
+        cmd += " --reactors 2"
+    srv = Server(cmd, "server").start()
     yield srv
     srv.stop()
 
