@@ -182,13 +182,14 @@ def test_pipelined_transaction(server, reference):
 
 def test_queued_state_in_client_list(server):
     with server.conn() as c:
+        my_id = parse(c.call("CLIENT", "ID"))
         assert c.call("MULTI") == b"+OK\r\n"
         assert c.call("SET", "a", "1") == b"+QUEUED\r\n"
         assert c.call("GET", "a") == b"+QUEUED\r\n"
         c.call("CLIENT", "INFO")   # queued too
         with server.conn() as d:
             listing = parse(d.call("CLIENT", "LIST")).decode()
-        line = [l for l in listing.splitlines() if "multi=" in l and " multi=-1 " not in l]
+        line = [l for l in listing.splitlines() if l.startswith("id=%d " % my_id)]
         assert len(line) == 1 and " flags=x " in line[0] and " multi=3 " in line[0]
         assert c.call("DISCARD") == b"+OK\r\n"
         assert c.call("WATCH", "w") == b"+OK\r\n"
