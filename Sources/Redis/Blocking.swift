@@ -187,7 +187,7 @@ extension Engine {
     }
 
     /// Removes `c` from every wait list.
-    private func unblock(_ c: Client) {
+    func unblock(_ c: Client) {
         guard let state = c.blockState else { return }
         for bk in state.keys {
             if var list = blocking.waiters[bk] {

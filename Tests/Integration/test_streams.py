@@ -221,6 +221,22 @@ CASES = {
         ("XINFO", "GROUPS", "t"), ("TYPE", "t"), ("OBJECT", "ENCODING", "t"), ("RENAME", "t", "u"), ("XRANGE", "u", "-", "+"),
         ("DEL", "u"), ("EXISTS", "u"),
     ],
+    "node_boundaries_by_bytes": [
+        ("XADD", "s", "%d-1" % i, "field", "v" * (37 * i % 300), "n", str(i * 1000)) for i in range(1, 90)
+    ] + [
+        ("XADD", "s", "%d-1" % i, "other%d" % (i % 3), "x" * (i % 70)) for i in range(90, 200)
+    ] + [
+        ("XINFO", "STREAM", "s"), ("XTRIM", "s", "MAXLEN", "~", "150"), ("XINFO", "STREAM", "s"),
+        ("XTRIM", "s", "MINID", "~", "120"), ("XINFO", "STREAM", "s"), ("XTRIM", "s", "MAXLEN", "~", "0"),
+        ("XINFO", "STREAM", "s"), ("XTRIM", "s", "MAXLEN", "0"), ("XINFO", "STREAM", "s"),
+    ],
+    "node_boundaries_integers_and_big_ids": [
+        ("XADD", "s", "%d-%d" % (1 << 40 | i * 977, i * 131), "f", str(-i * 70000), "g", str(i)) for i in range(1, 260)
+    ] + [
+        ("XINFO", "STREAM", "s"), ("XDEL", "s", "%d-%d" % (1 << 40 | 5 * 977, 5 * 131)),
+        ("XTRIM", "s", "MAXLEN", "~", "200", "LIMIT", "150"), ("XINFO", "STREAM", "s"),
+        ("XTRIM", "s", "MAXLEN", "~", "20", "LIMIT", "150"), ("XLEN", "s"),
+    ],
     "binary_fields": [
         ("XADD", "s", "1-1", "\x00\r\n", "\xff" * 3, "", ""), ("XADD", "s", "1-2", "k" * 200, "v" * 5000),
         ("XRANGE", "s", "-", "+"), ("XREAD", "STREAMS", "s", "0-0"),
@@ -243,15 +259,20 @@ RESP3_STEPS = [("HELLO", "3")] + fill(3) + [
 ]
 
 
-def test_streams_resp3(server, reference):
-    # HELLO's reply carries the connection id: compare everything after it.
+def compare_resp3(server, reference, steps):
+    """Like `compare`, on connections switched to RESP3 first (HELLO's own reply carries
+    the connection id, so it is not compared)."""
     replies = []
     for srv in (reference, server):
         with srv.conn() as c:
-            c.call(*RESP3_STEPS[0])
-            replies.append([c.call(*step) for step in RESP3_STEPS[1:]])
-    for step, want, got in zip(RESP3_STEPS[1:], replies[0], replies[1]):
+            c.call("HELLO", "3")
+            replies.append([c.call(*step) for step in steps])
+    for step, want, got in zip(steps, replies[0], replies[1]):
         assert got == want, "step %r\n  redis-server: %r\n  ours:         %r" % (step, want, got)
+
+
+def test_streams_resp3(server, reference):
+    compare_resp3(server, reference, RESP3_STEPS[1:])
 
 
 def call(conn, *args):
@@ -398,3 +419,244 @@ def test_xinfo_full_pending_shape(server):
     assert abs(delivered_at - time.time() * 1000) < 10000
     c = as_map(group[b"consumers"][0])
     assert c[b"pel-count"] == 1 and c[b"pending"][0][0] == b"1-1" and c[b"pending"][0][2] == 1
+
+
+def blocked_scenario(srv, setup, blocking, trigger, extra_reads=0):
+    """Runs `setup` on one connection, sends `blocking` on a second, runs `trigger` on the
+    first once the second is parked, and returns the second's reply bytes."""
+    with srv.conn() as c, srv.conn() as b:
+        for step in setup:
+            c.call(*step)
+        b.send(encode(*blocking))
+        time.sleep(0.2)
+        for step in trigger:
+            c.call(*step)
+        replies = [b.read_reply()]
+        for _ in range(extra_reads):
+            replies.append(b.read_reply())
+        return replies
+
+
+BLOCKED_CASES = {
+    "xread_dollar_served_by_xadd": (
+        [("XADD", "s", "1-1", "a", "1")],
+        ("XREAD", "BLOCK", "5000", "STREAMS", "s", "$"),
+        [("XADD", "s", "2-1", "b", "2")]),
+    "xread_count_limits_wakeup": (
+        [("XADD", "s", "1-1", "a", "1")],
+        ("XREAD", "COUNT", "1", "BLOCK", "5000", "STREAMS", "s", "1-1"),
+        [("MULTI",), ("XADD", "s", "2-1", "b", "2"), ("XADD", "s", "3-1", "c", "3"), ("EXEC",)]),
+    "xread_missing_key_then_created": (
+        [],
+        ("XREAD", "BLOCK", "5000", "STREAMS", "nokey", "$"),
+        [("XADD", "nokey", "5-5", "k", "v")]),
+    "xread_xdel_does_not_wake": (
+        [("XADD", "s", "1-1", "a", "1"), ("XADD", "s", "2-1", "a", "1")],
+        ("XREAD", "BLOCK", "5000", "STREAMS", "s", "$"),
+        [("XDEL", "s", "1-1"), ("XADD", "s", "3-1", "z", "z")]),
+    "xread_key_replaced_by_string_keeps_waiting": (
+        [("XADD", "s", "1-1", "a", "1")],
+        ("XREAD", "BLOCK", "400", "STREAMS", "s", "$"),
+        [("DEL", "s"), ("SET", "s", "x")]),
+    "xreadgroup_served_by_xadd": (
+        [("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")],
+        ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "5000", "STREAMS", "s", ">"),
+        [("XADD", "s", "4-1", "f", "v"), ("XPENDING", "s", "g")]),
+    "xreadgroup_group_destroyed": (
+        [("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")],
+        ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "5000", "STREAMS", "s", ">"),
+        [("XGROUP", "DESTROY", "s", "g")]),
+    "xreadgroup_noack_served_by_xadd": (
+        [("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")],
+        ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "5000", "NOACK", "STREAMS", "s", ">"),
+        [("XADD", "s", "4-1", "f", "v")]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BLOCKED_CASES))
+def test_streams_blocked_differential(server, reference, name):
+    setup, blocking, trigger = BLOCKED_CASES[name]
+    if any(step[0] == "MULTI" for step in trigger):
+        with server.conn() as c:
+            if c.call("MULTI").startswith(b"-"):
+                pytest.skip("MULTI/EXEC is not on this branch")
+            c.call("DISCARD")
+    want = blocked_scenario(reference, setup, blocking, trigger)
+    got = blocked_scenario(server, setup, blocking, trigger)
+    assert got == want
+
+
+# --- RDB: streams saved by redis-server load here, and the other way round ----------------
+
+STREAM_SETUP = [
+    ("XADD", "s", "1-1", "a", "1", "b", "2"), ("XADD", "s", "1-2", "a", "3"), ("XADD", "s", "2-1", "c", "\x00\xff"),
+    ("XADD", "s", "3-1", "a", "5"), ("XDEL", "s", "1-2"), ("XGROUP", "CREATE", "s", "g", "0"),
+    ("XGROUP", "CREATE", "s", "h", "$"), ("XREADGROUP", "GROUP", "g", "c1", "COUNT", "2", "STREAMS", "s", ">"),
+    ("XREADGROUP", "GROUP", "g", "c2", "COUNT", "1", "STREAMS", "s", ">"), ("XGROUP", "CREATECONSUMER", "s", "g", "c3"),
+    ("XCLAIM", "s", "g", "c2", "0", "1-1", "TIME", "1700000000000", "RETRYCOUNT", "4", "JUSTID"),
+    ("XSETID", "s", "9-9", "ENTRIESADDED", "50", "MAXDELETEDID", "1-5"),
+    ("XGROUP", "CREATE", "empty", "g", "$", "MKSTREAM"),
+] + [("XADD", "big", "%d-0" % i, "f", "v" * (i % 50), "n", str(i)) for i in range(1, 400)] + [
+    ("XTRIM", "big", "MAXLEN", "~", "250"), ("XDEL", "big", "300-0"),
+]
+
+STREAM_CHECKS = [
+    ("XINFO", "STREAM", "s", "FULL"), ("XINFO", "STREAM", "empty", "FULL"), ("XINFO", "GROUPS", "s"),
+    ("XRANGE", "big", "-", "+", "COUNT", "5"), ("XREVRANGE", "big", "+", "-", "COUNT", "5"), ("XLEN", "big"),
+    ("XPENDING", "s", "g"), ("TYPE", "empty"),
+]
+
+
+def stream_replies(srv):
+    """The checks' replies with idle times (XINFO CONSUMERS) left out: everything else in
+    them (delivery and seen times included) comes from the file."""
+    with srv.conn() as c:
+        return [c.call(*step) for step in STREAM_CHECKS]
+
+
+def load_setup(srv):
+    with srv.conn() as c:
+        for step in STREAM_SETUP:
+            reply = c.call(*step)
+            assert not reply.startswith(b"-"), (step, reply)
+        assert c.call("SAVE") == b"+OK\r\n"
+
+
+def test_streams_saved_by_redis_load_here(tmp_path):
+    from test_rdb import start
+    from conftest import _server_cmd, _reference_cmd
+    ref = start(_reference_cmd(), tmp_path, "reference")
+    try:
+        load_setup(ref)
+        want = stream_replies(ref)
+    finally:
+        ref.stop()
+    ours = start(_server_cmd(), tmp_path, "server")
+    try:
+        got = stream_replies(ours)
+    finally:
+        ours.stop()
+    for step, w, g in zip(STREAM_CHECKS, want, got):
+        if step[:2] == ("XINFO", "STREAM"):
+            # radix-tree-nodes/keys reflect how each server lays out its nodes after loading.
+            w = re.sub(rb"radix-tree-(keys|nodes)\r\n:\d+", b"", w)
+            g = re.sub(rb"radix-tree-(keys|nodes)\r\n:\d+", b"", g)
+        assert g == w, "step %r\n  redis-server: %r\n  ours:         %r" % (step, w, g)
+
+
+def test_streams_saved_here_load_in_redis(tmp_path):
+    from test_rdb import start
+    from conftest import _server_cmd, _reference_cmd
+    ours = start(_server_cmd(), tmp_path, "server")
+    try:
+        load_setup(ours)
+        want = stream_replies(ours)
+    finally:
+        ours.stop()
+    ref = start(_reference_cmd(), tmp_path, "reference")
+    try:
+        got = stream_replies(ref)
+    finally:
+        ref.stop()
+    for step, w, g in zip(STREAM_CHECKS, want, got):
+        if step[:2] == ("XINFO", "STREAM"):
+            w = re.sub(rb"radix-tree-(keys|nodes)\r\n:\d+", b"", w)
+            g = re.sub(rb"radix-tree-(keys|nodes)\r\n:\d+", b"", g)
+        assert g == w, "step %r\n  ours (saved):  %r\n  redis-server: %r" % (step, w, g)
+
+
+def test_debug_reload_keeps_streams(tmp_path):
+    from test_rdb import start
+    from conftest import _server_cmd
+    ours = start(_server_cmd(), tmp_path, "server")
+    try:
+        load_setup(ours)
+        before = stream_replies(ours)
+        with ours.conn() as c:
+            assert c.call("DEBUG", "RELOAD") == b"+OK\r\n"
+        assert stream_replies(ours) == before
+    finally:
+        ours.stop()
+
+
+# --- seeded random sequences compared with redis-server -----------------------------------
+
+def random_steps(seed, n=400):
+    import random
+    rnd = random.Random(seed)
+    steps = []
+    next_ms = [1]
+
+    def some_id():
+        return "%d-%d" % (rnd.randint(0, next_ms[0] + 2), rnd.randint(0, 3))
+
+    def bound():
+        r = rnd.random()
+        if r < 0.15:
+            return rnd.choice(["-", "+"])
+        if r < 0.35:
+            return "(" + some_id()
+        if r < 0.5:
+            return str(rnd.randint(0, next_ms[0] + 2))
+        return some_id()
+
+    for _ in range(n):
+        key = rnd.choice(["s", "s", "s", "t"])
+        op = rnd.random()
+        if op < 0.35:
+            if rnd.random() < 0.7:
+                next_ms[0] += rnd.randint(0, 2)
+            idv = rnd.choice(["%d-%d" % (next_ms[0], rnd.randint(0, 5)), "%d-*" % next_ms[0], "%d" % next_ms[0]])
+            fields = []
+            for i in range(rnd.randint(1, 3)):
+                fields += [rnd.choice(["f", "g", "field%d" % i]), rnd.choice(["1", "-7", "x" * rnd.randint(0, 90), "12345678901"])]
+            trim = []
+            if rnd.random() < 0.15:
+                trim = [rnd.choice(["MAXLEN", "MINID"]), rnd.choice(["~", "=", None])]
+                trim = [t for t in trim if t] + [str(rnd.randint(0, 150)) if trim[0] == "MAXLEN" else some_id()]
+            steps.append(("XADD", key, *trim, idv, *fields))
+        elif op < 0.45:
+            steps.append(("XDEL", key, *[some_id() for _ in range(rnd.randint(1, 6))]))
+        elif op < 0.5:
+            if rnd.random() < 0.5:
+                steps.append(("XTRIM", key, "MAXLEN", rnd.choice(["~", "="]), str(rnd.randint(0, 200))))
+            else:
+                steps.append(("XTRIM", key, "MINID", rnd.choice(["~", "="]), some_id()))
+        elif op < 0.62:
+            cmd = rnd.choice(["XRANGE", "XREVRANGE"])
+            extra = ("COUNT", str(rnd.randint(0, 8))) if rnd.random() < 0.5 else ()
+            steps.append((cmd, key, bound(), bound(), *extra))
+        elif op < 0.66:
+            steps.append(("XINFO", "STREAM", key))
+        elif op < 0.68:
+            steps.append(("XLEN", key))
+        elif op < 0.72:
+            steps.append(("XREAD", "COUNT", str(rnd.randint(1, 5)), "STREAMS", "s", "t", some_id(), some_id()))
+        elif op < 0.75:
+            steps.append(("XGROUP", "CREATE", key, rnd.choice(["g1", "g2"]), rnd.choice(["0", "$", some_id()]), "MKSTREAM"))
+        elif op < 0.85:
+            steps.append(("XREADGROUP", "GROUP", rnd.choice(["g1", "g2"]), rnd.choice(["a", "b", "c"]),
+                          "COUNT", str(rnd.randint(1, 4)), *(("NOACK",) if rnd.random() < 0.1 else ()),
+                          "STREAMS", key, rnd.choice([">", ">", "0", some_id()])))
+        elif op < 0.89:
+            steps.append(("XACK", key, rnd.choice(["g1", "g2"]), *[some_id() for _ in range(rnd.randint(1, 4))]))
+        elif op < 0.93:
+            steps.append(("XCLAIM", key, rnd.choice(["g1", "g2"]), rnd.choice(["a", "b", "d"]), "0",
+                          *[some_id() for _ in range(rnd.randint(1, 3))], "TIME", "1700000000000", "JUSTID"))
+        elif op < 0.96:
+            steps.append(("XPENDING", key, rnd.choice(["g1", "g2"])))
+        elif op < 0.98:
+            steps.append(("XINFO", "GROUPS", key))
+        else:
+            steps.append(("XGROUP", "SETID", key, rnd.choice(["g1", "g2"]), rnd.choice(["0", "$", some_id()])))
+    return steps
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_streams_random_sequences(server, reference, seed):
+    compare(server, reference, random_steps(seed))
+
+
+@pytest.mark.parametrize("seed", range(100, 108))
+def test_streams_random_sequences_resp3(server, reference, seed):
+    compare_resp3(server, reference, random_steps(seed))

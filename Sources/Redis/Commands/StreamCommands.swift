@@ -539,6 +539,17 @@ extension Engine {
         if streamsArg == 0 { replySyntaxError(); return }
         if isGroup && groupNameIndex == 0 { replyError("ERR Missing GROUP option for XREADGROUP"); return }
 
+        if client.blockState != nil {
+            // Re-run for a blocked client: a key that now holds another type does not
+            // serve it (Redis serves stream waiters only from streams); it keeps waiting.
+            for k in 0..<streamCount {
+                let key = a[streamsArg + k]
+                if let e = lookupRead(key, hash: hashKey(key)), e.type != .stream {
+                    blockClient(on: [key], deadline: deadline, args: a)
+                    return
+                }
+            }
+        }
         var targets: [StreamReadTarget] = []
         targets.reserveCapacity(streamCount)
         var dollarResolved = false
@@ -550,6 +561,11 @@ extension Engine {
             var t = StreamReadTarget(stream: s, after: .zero)
             if isGroup {
                 guard let s, let g = s.group(a[groupNameIndex]) else {
+                    if client.blockState != nil {
+                        // Re-run for a client blocked on this group, which was destroyed.
+                        replyError("NOGROUP the consumer group this client was blocked on no longer exists")
+                        return
+                    }
                     replyError(bytes: Array("NOGROUP No such key '".utf8) + truncatedForError(key, Int.max)
                         + "' or consumer group '" + truncatedForError(a[groupNameIndex], Int.max)
                         + "' in XREADGROUP with GROUP option")
@@ -589,10 +605,13 @@ extension Engine {
                     targets[k].serve = true
                     targets[k].after = g.lastID
                 }
-                let (c, created) = g.findOrCreateConsumer(a[groupNameIndex + 1], now: now)
-                if created { createdConsumers.append(k); dirty += 1 }
-                c.seenTime = now
-                targets[k].consumer = c
+                // Like Redis, the consumer comes into being (and is seen) only when served.
+                if targets[k].serve {
+                    let (c, created) = g.findOrCreateConsumer(a[groupNameIndex + 1], now: now)
+                    if created { createdConsumers.append(k); dirty += 1 }
+                    c.seenTime = now
+                    targets[k].consumer = c
+                }
             } else if s.length > 0 && s.lastLiveID() > targets[k].after {
                 targets[k].serve = true
             }
@@ -631,13 +650,6 @@ extension Engine {
             return
         }
 
-        if isGroup {
-            for k in createdConsumers {
-                propagateInstead([Array("XGROUP".utf8), Array("CREATECONSUMER".utf8), Array(a[streamsArg + k]),
-                                  Array(a[groupNameIndex]), Array(a[groupNameIndex + 1])])
-            }
-            propagationReplaced = true
-        }
         if deadline < 0 || !canBlock {
             replyNullArray()
             return

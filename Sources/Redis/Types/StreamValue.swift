@@ -586,7 +586,32 @@ final class StreamValue: KeyspaceObject {
         return nil
     }
 
-    // MARK: iteration for persistence
+    // MARK: persistence
+
+    /// Appends a loaded entry (RDB, DEBUG RELOAD) whose fields and values alternate in
+    /// `parts`; `id` must be greater than every ID appended before.
+    func appendLoaded(_ id: StreamID, parts: [[UInt8]]) {
+        OwnedArguments(parts).withArguments { append(id, $0, from: 0) }
+    }
+
+    /// Adds a loaded consumer group, kept in name order; returns it.
+    @discardableResult
+    func addLoadedGroup(name: [UInt8], lastID: StreamID, entriesRead: Int64) -> ConsumerGroup {
+        let g = ConsumerGroup(name: name, lastID: lastID, entriesRead: entriesRead)
+        let (i, _) = name.withUnsafeBytes { groupIndex($0) }
+        groups.insert(g, at: i)
+        return g
+    }
+
+    /// Restores one pending entry of `group` owned by the consumer `consumer` (created if
+    /// needed), as an RDB lists them.
+    func addLoadedPending(_ group: ConsumerGroup, id: StreamID, consumer: [UInt8], deliveryTime: Int64,
+                          deliveryCount: Int, consumerSeenTime: Int64) {
+        let (c, _) = consumer.withUnsafeBytes { group.findOrCreateConsumer($0, now: consumerSeenTime) }
+        let p = PendingEntry(deliveryTime: deliveryTime, deliveryCount: deliveryCount, consumer: c)
+        group.pending.insert(id, p)
+        c.pending.insert(id)
+    }
 
     /// Calls `body` with every live entry's ID and its fields and values, in order.
     func forEachEntry(_ body: (StreamID, [UnsafeRawBufferPointer]) -> Void) {
@@ -633,3 +658,6 @@ func listpackElementSize(_ s: UnsafeRawBufferPointer) -> Int {
     let back = encoded < 128 ? 1 : (encoded < 16384 ? 2 : (encoded < 2_097_152 ? 3 : (encoded < 268_435_456 ? 4 : 5)))
     return encoded + back
 }
+
+// MARK: RDB conversion
+
