@@ -173,9 +173,11 @@ public final class Engine: @unchecked Sendable {
                 let base = payload.baseAddress!
                 let token = base.load(as: UInt64.self)
                 switch kind {
+                // A replica's output is the stream and often congested; its REPLCONF ACKs
+                // still run at once, or WAIT and repl-timeout would see it silent.
                 case RequestRecord.request:
                     if let c = clientsBySlot[r][ConnectionToken(raw: token).slot], c.token == token, !c.closing {
-                        if c.isHoldingRequests || congested[c.slot].load(ordering: .relaxed) {
+                        if c.isHoldingRequests || (congested[c.slot].load(ordering: .relaxed) && c.replicaLink == nil) {
                             c.heldRequests.append(OwnedArguments(Arguments(encoding: base + 8)))
                         } else {
                             st.pointee.open(token: token)
@@ -185,7 +187,7 @@ public final class Engine: @unchecked Sendable {
                 case RequestRecord.requestOutOfLine:
                     let block = UnsafeMutableRawPointer(bitPattern: UInt(base.load(fromByteOffset: 8, as: UInt64.self)))!
                     if let c = clientsBySlot[r][ConnectionToken(raw: token).slot], c.token == token, !c.closing {
-                        if c.isHoldingRequests || congested[c.slot].load(ordering: .relaxed) {
+                        if c.isHoldingRequests || (congested[c.slot].load(ordering: .relaxed) && c.replicaLink == nil) {
                             c.heldRequests.append(OwnedArguments(Arguments(encoding: UnsafeRawPointer(block))))
                         } else {
                             st.pointee.open(token: token)

@@ -179,6 +179,11 @@ extension Engine {
             withReplies(to: c) { replyRaw(bytes) }
         }
         r.pending.clear()
+        // A huge write (a big MSET) grew the buffer: give the memory back once sent.
+        if r.pending.capacity > 16 << 20 {
+            r.pending.free()
+            r.pending.reserveCapacity(16 * 1024)
+        }
     }
 
     /// End of an engine batch: send pending stream bytes, ask replicas for ACKs if a WAIT
