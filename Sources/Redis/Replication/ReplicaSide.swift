@@ -98,8 +98,6 @@ extension ReplyStaging {
 }
 
 extension Engine {
-    var masterLink: MasterLink? { replication.master }
-
     // MARK: becoming a replica, and a master again
 
     /// REPLICAOF host port: follow that master. The dataset is kept until a full sync
