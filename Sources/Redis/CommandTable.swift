@@ -132,8 +132,7 @@ final class CommandTable {
             return
         }
         if !e.persistence.lastBackgroundSaveOK && e.deniedBySaveError(cmd) {
-            cmd.rejectedCalls += 1
-            e.stats.rejectedCalls += 1
+            e.rejectCommand(cmd, misconfError)   // inside MULTI this also dooms the EXEC
             return
         }
         // min-replicas-to-write: writes need enough replicas that acknowledged recently.

@@ -405,7 +405,8 @@ def test_failed_background_save_refuses_writes_like_redis(servers, tmp_path):
             for cmd in [("CONFIG", "SET", "save", "3600 1"), ("SET", "a", "1"), ("BGSAVE",)]:
                 out.append(c.call(*cmd))
             assert wait_until(lambda: info(r)["rdb_last_bgsave_status"] == "err", 10)
-            for cmd in [("SET", "b", "2"), ("PING",), ("GET", "a"), ("CONFIG", "SET", "stop-writes-on-bgsave-error", "no"),
+            for cmd in [("SET", "b", "2"), ("PING",), ("GET", "a"), ("MULTI",), ("SET", "b", "1"), ("GET", "a"), ("EXEC",),
+                        ("CONFIG", "SET", "stop-writes-on-bgsave-error", "no"),
                         ("SET", "b", "3"), ("CONFIG", "SET", "stop-writes-on-bgsave-error", "yes"), ("DEL", "a"),
                         ("CONFIG", "SET", "save", ""), ("SET", "b", "4"), ("GET", "b")]:
                 out.append(c.call(*cmd))

@@ -169,7 +169,7 @@ extension Engine {
             persistence.dirtyAtLastSave = dirty
         } catch {
             logger.warning("\(error)")
-            throw ConfigError("Fatal error loading the DB: \(error). Exiting.")
+            throw ConfigError("Fatal error loading the DB from \(currentDirectory())/\(path), exiting.")
         }
     }
 }
