@@ -438,8 +438,6 @@ def test_full_sync_of_an_existing_dataset(servers):
     assert (s["sync_full"], s["sync_partial_ok"], s["sync_partial_err"]) == ("1", "0", "0")
 
 
-@pytest.mark.xfail(strict=True, reason="sorted sets and streams have no RDB conversion in makeSnapshot yet: "
-                                        "a full sync leaves them out (Snapshot.swift rdbValue)")
 def test_full_sync_of_sorted_sets_and_streams(servers):
     import redis
     master = servers.ours()
