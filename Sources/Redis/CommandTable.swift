@@ -23,11 +23,25 @@ final class Command {
 
     init(spec: GeneratedCommandSpec, handler: CommandHandler?, subcommands: [Command]) {
         name = spec.name
+        onlyWrittenKey = Command.writtenKey(of: spec.name)
         self.spec = spec
         self.handler = handler
         self.subcommands = subcommands
         subcommandLookup = subcommands.isEmpty ? nil
             : NameLookup(subcommands.map { (Array($0.name.split(separator: "|").last!.utf8), $0) })
+    }
+
+    /// For commands whose declared keys include sources they only read (the STORE forms,
+    /// COPY), the one position they write: only that key is touched for WATCH and
+    /// blocked clients. Nil: every declared key may be written.
+    let onlyWrittenKey: Int?
+
+    private static func writtenKey(of name: String) -> Int? {
+        switch name {
+        case "zrangestore", "sinterstore", "sunionstore", "sdiffstore": return 1
+        case "copy": return 2
+        default: return nil
+        }
     }
 
     var isContainer: Bool { !subcommands.isEmpty }

@@ -22,7 +22,9 @@ extension Engine {
         }
         if needsKeyTouches && !cmd.flags.contains(.movableKeys) {
             let spec = cmd.spec
-            if spec.firstKey > 0 {
+            if let only = cmd.onlyWrittenKey {
+                if only < args.count { touchKey(args[only]) }
+            } else if spec.firstKey > 0 {
                 let last = spec.lastKey < 0 ? args.count + spec.lastKey : spec.lastKey
                 var i = spec.firstKey
                 while i <= last && i < args.count {

@@ -75,7 +75,7 @@ def incr_load(master, stop, counts):
 def run_restart_case(servers, backlog, pause):
     work = tempfile.mkdtemp(prefix="replica-restart-")
     master = servers(ours(" --repl-backlog-size %s" % backlog, name="master"))
-    replica = servers(replica_of(master, " --dir %s --save ''" % work))
+    replica = servers(replica_of(master, " --dir %s --save 3600 1" % work))
     wait_until(lambda: link_up(replica), what="link up")
     stop, counts = threading.Event(), {}
     t = threading.Thread(target=incr_load, args=(master, stop, counts))
