@@ -178,7 +178,7 @@ CASES = {
         ("XPENDING", "s", "g", "IDLE", "x", "-", "+", "10"), ("XPENDING", "s", "g", "IDLE", "0", "-", "+"),
         ("XPENDING", "s", "nog"), ("XPENDING", "nokey", "g"), ("XPENDING", "nokey", "g", "-", "+", "10"),
         ("XPENDING", "s", "g", "-", "+", "10", "nobody"), ("XPENDING", "s", "g", "-", "+", "10", "nobody", "extra"),
-        ("XPENDING", "s", "g", "-", "+", "10", "a", "extra", "more"),
+        ("XPENDING", "s", "g", "-", "+", "10", "a", "extra", "more", "args"),
         ("XPENDING", "s", "g", "(18446744073709551615-18446744073709551615", "+", "10"),
         ("XPENDING", "s", "g", "-", "(0-0", "10"), ("SET", "str", "1"), ("XPENDING", "str", "g"),
     ],

@@ -20,7 +20,12 @@ extension Engine {
         case .set: return unsafeDowncast(entry.object, to: SetValue.self).rdbValue
         case .hash: return unsafeDowncast(entry.object, to: HashValue.self).rdbValue
         case .stream: return unsafeDowncast(entry.object, to: StreamValue.self).rdbValue
-        default: return nil
+        case .zset:
+            let z = unsafeDowncast(entry.object, to: SortedSetValue.self)
+            var members: [([UInt8], Double)] = []
+            members.reserveCapacity(z.count)
+            z.forEachElement { m, score in members.append((Array(m), score)) }
+            return .zset(members)
         }
     }
 
@@ -35,7 +40,10 @@ extension Engine {
         case .set(let members): return (.set, SetValue.loaded(members, hasher: hasher))
         case .hash(let pairs): return (.hash, HashValue.loaded(pairs, hasher: hasher))
         case .stream(let s): return (.stream, StreamValue.loaded(s))
-        case .zset: return nil
+        case .zset(let members):
+            let z = SortedSetValue(expectedCount: members.count, maxMemberLength: members.reduce(0) { max($0, $1.0.count) })
+            for (m, score) in members { m.withUnsafeBytes { z.insertNew($0, score: score) } }
+            return (.zset, z)
         }
     }
 
