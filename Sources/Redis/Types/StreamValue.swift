@@ -617,10 +617,19 @@ final class StreamValue: KeyspaceObject {
     func forEachEntry(_ body: (StreamID, [UnsafeRawBufferPointer]) -> Void) {
         var parts: [UnsafeRawBufferPointer] = []
         for c in chunks {
-            for i in 0..<c.count where !c.deleted[i] {
-                parts.removeAll(keepingCapacity: true)
-                c.data.withUnsafeBytes { _ in
-                    c.forEachPart(i) { parts.append($0) }
+            // The parts point into the chunk's bytes: only inside this closure.
+            c.data.withUnsafeBytes { d in
+                for i in 0..<c.count where !c.deleted[i] {
+                    parts.removeAll(keepingCapacity: true)
+                    var o = Int(c.offsets[i])
+                    let pairs = Int(d.loadUnaligned(fromByteOffset: o, as: UInt32.self))
+                    o += 4
+                    for _ in 0..<(2 * pairs) {
+                        let len = Int(d.loadUnaligned(fromByteOffset: o, as: UInt32.self))
+                        o += 4
+                        parts.append(UnsafeRawBufferPointer(rebasing: d[o..<(o + len)]))
+                        o += len
+                    }
                     body(c.ids[i], parts)
                 }
             }
