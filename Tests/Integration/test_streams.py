@@ -446,6 +446,10 @@ BLOCKED_CASES = {
         [("XADD", "s", "1-1", "a", "1")],
         ("XREAD", "COUNT", "1", "BLOCK", "5000", "STREAMS", "s", "1-1"),
         [("MULTI",), ("XADD", "s", "2-1", "b", "2"), ("XADD", "s", "3-1", "c", "3"), ("EXEC",)]),
+    "xread_blocked_default_count_is_1000": (
+        [("XADD", "s", "1-1", "a", "1")],
+        ("XREAD", "BLOCK", "5000", "STREAMS", "s", "$"),
+        [("MULTI",)] + [("XADD", "s", "%d-1" % i, "f", "v") for i in range(2, 1205)] + [("EXEC",)]),
     "xread_missing_key_then_created": (
         [],
         ("XREAD", "BLOCK", "5000", "STREAMS", "nokey", "$"),

@@ -540,6 +540,9 @@ extension Engine {
         if isGroup && groupNameIndex == 0 { replyError("ERR Missing GROUP option for XREADGROUP"); return }
 
         if client.blockState != nil {
+            // A blocked reader without COUNT is served at most 1000 entries, Redis's
+            // XREAD_BLOCKED_DEFAULT_COUNT, so a burst of writes cannot make one huge reply.
+            if count == 0 { count = 1000 }
             // Re-run for a blocked client: a key that now holds another type does not
             // serve it (Redis serves stream waiters only from streams); it keeps waiting.
             for k in 0..<streamCount {
