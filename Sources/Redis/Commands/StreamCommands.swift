@@ -227,7 +227,11 @@ extension Engine {
             replyError("ERR syntax error, XTRIM must be called with a trimming strategy")
             return nil
         }
-        if limitGiven {
+        if client?.replicaLink != nil {
+            // Our master's stream: its trims arrive rewritten to exact thresholds ("=",
+            // LIMIT kept), which must apply whole, as Redis's mustObeyClient does.
+            o.limit = 0
+        } else if limitGiven {
             if !o.approx {
                 replyError("ERR syntax error, LIMIT cannot be used without the special ~ option")
                 return nil
