@@ -450,6 +450,10 @@ BLOCKED_CASES = {
         [("XADD", "s", "1-1", "a", "1")],
         ("XREAD", "BLOCK", "5000", "STREAMS", "s", "$"),
         [("MULTI",)] + [("XADD", "s", "%d-1" % i, "f", "v") for i in range(2, 1205)] + [("EXEC",)]),
+    "xread_two_keys_woken_by_one": (
+        [("XADD", "a", "1-1", "x", "1"), ("XADD", "b", "1-1", "y", "1")],
+        ("XREAD", "BLOCK", "5000", "STREAMS", "a", "b", "$", "$"),
+        [("XADD", "b", "2-1", "y", "2"), ("XADD", "a", "2-1", "x", "2")]),
     "xread_missing_key_then_created": (
         [],
         ("XREAD", "BLOCK", "5000", "STREAMS", "nokey", "$"),

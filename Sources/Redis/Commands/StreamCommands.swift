@@ -603,7 +603,10 @@ extension Engine {
         // Which streams can be served now (Redis's serve_synchronously).
         var served = 0
         var createdConsumers: [Int] = []
+        let rerun = client.blockState != nil
         for k in targets.indices {
+            // A woken reader gets one stream, like Redis serving it from one ready key.
+            if rerun && served > 0 { break }
             guard let s = targets[k].stream else { continue }
             if let g = targets[k].group {
                 if !targets[k].newEntries {
