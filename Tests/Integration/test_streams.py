@@ -466,6 +466,14 @@ BLOCKED_CASES = {
         [("XADD", "s", "1-1", "a", "1")],
         ("XREAD", "BLOCK", "400", "STREAMS", "s", "$"),
         [("DEL", "s"), ("SET", "s", "x")]),
+    "xreadgroup_key_replaced_by_string": (
+        [("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")],
+        ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "5000", "STREAMS", "s", ">"),
+        [("SET", "s", "x")]),
+    "xread_key_deleted_keeps_waiting": (
+        [("XADD", "s", "1-1", "a", "1")],
+        ("XREAD", "BLOCK", "400", "STREAMS", "s", "$"),
+        [("DEL", "s")]),
     "xreadgroup_served_by_xadd": (
         [("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")],
         ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "5000", "STREAMS", "s", ">"),

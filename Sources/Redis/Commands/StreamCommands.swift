@@ -547,12 +547,17 @@ extension Engine {
             // A blocked reader without COUNT is served at most 1000 entries, Redis's
             // XREAD_BLOCKED_DEFAULT_COUNT, so a burst of writes cannot make one huge reply.
             if count == 0 { count = 1000 }
-            // Re-run for a blocked client: a key that now holds another type does not
-            // serve it (Redis serves stream waiters only from streams); it keeps waiting.
+            // Re-run for a blocked client whose key now holds another type: XREAD keeps
+            // waiting (Redis serves stream waiters only from streams); XREADGROUP is
+            // released with Redis's UNBLOCKED error, its stream being gone.
             for k in 0..<streamCount {
                 let key = a[streamsArg + k]
                 if let e = lookupRead(key, hash: hashKey(key)), e.type != .stream {
-                    blockClient(on: [key], deadline: deadline, args: a)
+                    if isGroup {
+                        replyError("UNBLOCKED the stream key no longer exists")
+                    } else {
+                        blockClient(on: [key], deadline: deadline, args: a)
+                    }
                     return
                 }
             }
