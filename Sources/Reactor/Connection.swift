@@ -31,6 +31,13 @@ struct Connection {
     var parser: RequestParser?
     /// When the output first exceeded the soft limit (ms), or 0.
     var softLimitSince: Int64 = 0
+    /// Which client-output-buffer-limit class applies (`OutputLimitClass`).
+    var limitClass = OutputLimitClass.normal
+    /// Unsent output passed `ReactorOptions.congestedOutputAbove`: input is not framed
+    /// (and the engine holds requests already framed) until it drains.
+    var outputCongested = false
+    /// Reading was paused because input piled up while output was congested.
+    var recvPausedForOutput = false
     var nextFree: Int32 = -1
 
     var outputBytes: Int { out.readable + pending.readable }

@@ -12,6 +12,11 @@ public struct ReactorOptions: Sendable {
     /// Unparsed input per connection above which reading pauses while the request ring is
     /// full, so a client pipelining faster than the engine executes is held back by TCP.
     public var pauseReadingAbove = 1 << 20
+    /// Unsent output above which a connection's input is no longer framed (and the engine
+    /// holds its queued requests), so a client that sends but never reads cannot fill the
+    /// request ring ahead of everybody else; framing resumes below `congestionClearsBelow`.
+    public var congestedOutputAbove = 1 << 20
+    public var congestionClearsBelow = 256 << 10
     public init() {}
 }
 
@@ -280,6 +285,15 @@ public final class Reactor: @unchecked Sendable {
     private func frameInput(slot: Int) {
         let c = conns + slot
         if c.pointee.stalled { return }
+        if c.pointee.outputCongested {
+            // Keep the bytes; past the pause threshold stop reading so TCP holds the rest.
+            if c.pointee.input.readable > options.pauseReadingAbove && c.pointee.recvArmed && !c.pointee.recvPaused {
+                c.pointee.recvPaused = true
+                c.pointee.recvPausedForOutput = true
+                cancel(slot: slot)
+            }
+            return
+        }
         if !controlBacklog.isEmpty {
             stall(slot: slot)
             return
@@ -390,8 +404,7 @@ public final class Reactor: @unchecked Sendable {
     private func drainReplies() {
         let ring = channel.replies
         var consumed = false
-        let hard = settings.outputHardLimit.load(ordering: .relaxed)
-        let soft = settings.outputSoftLimit.load(ordering: .relaxed)
+        let congestion = options.congestedOutputAbove
         while let (kind, payload) = ring.peek() {
             consumed = true
             let tok = ConnectionToken(raw: payload.load(as: UInt64.self))
@@ -402,10 +415,29 @@ public final class Reactor: @unchecked Sendable {
                 case ReplyRecord.data:
                     if c.pointee.sendInFlight {
                         c.pointee.pending.append(payload.baseAddress! + 8, count: payload.count - 8)
+                        // A send that does not complete (a peer that stopped reading) must
+                        // not freeze the gauge the engine checks replicas' limits with.
+                        channel.slotStats[slot].outputBuffered.store(c.pointee.outputBytes, ordering: .relaxed)
                     } else {
                         c.pointee.out.append(payload.baseAddress! + 8, count: payload.count - 8)
                     }
-                    if hard > 0 || soft > 0 { checkOutputLimits(slot: slot, hard: hard, soft: soft) }
+                    let limit = settings.outputLimits[Int(c.pointee.limitClass.rawValue)]
+                    let hard = limit.hard.load(ordering: .relaxed)
+                    let soft = limit.soft.load(ordering: .relaxed)
+                    if hard > 0 || soft > 0 { checkOutputLimits(slot: slot, hard: hard, soft: soft, limit: limit) }
+                    if !c.pointee.outputCongested && c.pointee.outputBytes > congestion && c.pointee.state == .open {
+                        c.pointee.outputCongested = true
+                        channel.outputCongested[slot].store(true, ordering: .relaxed)
+                    }
+                case ReplyRecord.limitClassNormal:
+                    c.pointee.limitClass = .normal
+                    c.pointee.softLimitSince = 0
+                case ReplyRecord.limitClassReplica:
+                    c.pointee.limitClass = .replica
+                    c.pointee.softLimitSince = 0
+                case ReplyRecord.limitClassPubSub:
+                    c.pointee.limitClass = .pubsub
+                    c.pointee.softLimitSince = 0
                 case ReplyRecord.closeAfterWrite:
                     c.pointee.closeAfterWrite = true
                 case ReplyRecord.closeNow:
@@ -428,7 +460,7 @@ public final class Reactor: @unchecked Sendable {
 
     /// client-output-buffer-limit: close a connection whose unsent output passed the hard
     /// limit, or stayed above the soft limit for longer than allowed.
-    private func checkOutputLimits(slot: Int, hard: Int, soft: Int) {
+    private func checkOutputLimits(slot: Int, hard: Int, soft: Int, limit: OutputBufferLimit) {
         let c = conns + slot
         let size = c.pointee.outputBytes
         var over = hard > 0 && size >= hard
@@ -436,7 +468,7 @@ public final class Reactor: @unchecked Sendable {
             let now = monotonicMilliseconds()
             if c.pointee.softLimitSince == 0 {
                 c.pointee.softLimitSince = now
-            } else if now - c.pointee.softLimitSince > Int64(settings.outputSoftSeconds.load(ordering: .relaxed)) * 1000 {
+            } else if now - c.pointee.softLimitSince > Int64(limit.softSeconds.load(ordering: .relaxed)) * 1000 {
                 over = true
             }
         } else if soft > 0 && size < soft {
@@ -490,6 +522,27 @@ public final class Reactor: @unchecked Sendable {
         netOut &+= Int(res)
         c.pointee.out.consume(Int(res))
         startSend(slot: slot)
+        if c.pointee.outputCongested && c.pointee.state == .open && c.pointee.outputBytes < options.congestionClearsBelow {
+            endCongestion(slot: slot)
+        }
+    }
+
+    /// The connection's output drained: tell the engine (which resumes the requests it held),
+    /// frame the input that waited, and read again if reading was paused for it.
+    private func endCongestion(slot: Int) {
+        let c = conns + slot
+        c.pointee.outputCongested = false
+        channel.outputCongested[slot].store(false, ordering: .relaxed)
+        emitControl(kind: RequestRecord.outputDrained, token: token(slot), bytes: [])
+        if !c.pointee.readClosed { frameInput(slot: slot) }
+        if c.pointee.recvPausedForOutput && !c.pointee.outputCongested && !c.pointee.stalled {
+            c.pointee.recvPausedForOutput = false
+            c.pointee.recvPaused = false
+            if !c.pointee.recvArmed && !c.pointee.needsRecv && !c.pointee.readClosed {
+                c.pointee.needsRecv = true
+                rearm.append(Int32(slot))
+            }
+        }
     }
 
     // MARK: closing
@@ -537,6 +590,7 @@ public final class Reactor: @unchecked Sendable {
         channel.slotStats[slot].inputBuffered.store(0, ordering: .relaxed)
         channel.slotStats[slot].inputCapacity.store(0, ordering: .relaxed)
         channel.slotStats[slot].outputBuffered.store(0, ordering: .relaxed)
+        channel.outputCongested[slot].store(false, ordering: .relaxed)
         _ = settings.connectedClients.subtract(1, ordering: .relaxed)
         if acceptPaused {
             acceptPaused = false

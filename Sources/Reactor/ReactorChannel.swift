@@ -14,6 +14,12 @@ public final class ReactorChannel: @unchecked Sendable {
     public let slotStats: UnsafeMutablePointer<SlotStats>
     public let netInputBytes = Atomic<Int>(0)
     public let netOutputBytes = Atomic<Int>(0)
+    /// Per slot: the connection's unsent output is above the congestion threshold, so the
+    /// engine holds back its requests instead of adding to it. Written by the reactor only
+    /// when the state flips, read by the engine per request (relaxed: a late view only
+    /// lets one more request through or holds one a moment longer; the `outputDrained`
+    /// record that follows every clearing is what resumes held requests).
+    public let outputCongested: UnsafeMutablePointer<Atomic<Bool>>
 
     public init(index: Int, ringBytes: Int, slotCapacity: Int) {
         self.index = index
@@ -22,11 +28,15 @@ public final class ReactorChannel: @unchecked Sendable {
         self.slotCapacity = slotCapacity
         slotStats = .allocate(capacity: slotCapacity)
         for i in 0..<slotCapacity { (slotStats + i).initialize(to: SlotStats()) }
+        outputCongested = .allocate(capacity: slotCapacity)
+        for i in 0..<slotCapacity { (outputCongested + i).initialize(to: Atomic<Bool>(false)) }
     }
 
     deinit {
         slotStats.deinitialize(count: slotCapacity)
         slotStats.deallocate()
+        outputCongested.deinitialize(count: slotCapacity)
+        outputCongested.deallocate()
     }
 }
 
@@ -52,13 +62,25 @@ public final class ReactorSettings: @unchecked Sendable {
     public let rejectedConnections = Atomic<Int>(0)
     /// Input a connection may hold unparsed before it is closed (client-query-buffer-limit).
     public let queryBufferLimit = Atomic<Int>(1 << 30)
-    /// client-output-buffer-limit for normal clients: 0 means no limit.
-    public let outputHardLimit = Atomic<Int>(0)
-    public let outputSoftLimit = Atomic<Int>(0)
-    public let outputSoftSeconds = Atomic<Int>(0)
+    /// client-output-buffer-limit, indexed by `OutputLimitClass`.
+    public let outputLimits = [OutputBufferLimit(), OutputBufferLimit(), OutputBufferLimit()]
     public let clientsClosedForOutputLimit = Atomic<Int>(0)
     /// Bytes sent to a connection refused because of maxclients.
     public let rejectReply: [UInt8]
 
     public init(rejectReply: [UInt8]) { self.rejectReply = rejectReply }
+}
+
+/// The client classes of client-output-buffer-limit; a connection starts as `normal` and
+/// the engine moves it with a `ReplyRecord.limitClass*` record.
+public enum OutputLimitClass: UInt8 {
+    case normal = 0, replica = 1, pubsub = 2
+}
+
+/// One class's client-output-buffer-limit: 0 means no limit.
+public final class OutputBufferLimit: Sendable {
+    public let hard = Atomic<Int>(0)
+    public let soft = Atomic<Int>(0)
+    public let softSeconds = Atomic<Int>(0)
+    public init() {}
 }

@@ -17,6 +17,9 @@ public enum RequestRecord {
     /// token, then reply bytes the parser produced for a protocol error: the engine sends
     /// them after every earlier reply of that connection, then closes it.
     public static let protocolError: UInt32 = 5
+    /// token: the connection's unsent output, which had passed `ReactorOptions`'s
+    /// congestion threshold, drained: requests the engine held back for it may run.
+    public static let outputDrained: UInt32 = 6
 }
 
 public enum ReplyRecord {
@@ -26,6 +29,11 @@ public enum ReplyRecord {
     public static let closeAfterWrite: UInt32 = 2
     /// token: close the connection now, dropping unsent output.
     public static let closeNow: UInt32 = 3
+    /// token: from now on the connection's output is held to client-output-buffer-limit's
+    /// normal, replica or pubsub class (Redis's getClientType).
+    public static let limitClassNormal: UInt32 = 4
+    public static let limitClassReplica: UInt32 = 5
+    public static let limitClassPubSub: UInt32 = 6
 }
 
 /// Identifies one connection: the reactor-local slot and its generation, so that replies

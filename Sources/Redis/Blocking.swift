@@ -29,6 +29,10 @@ struct BlockingState {
     var serving = false
     /// Set by `blockClient` when a re-run command blocks again.
     var reblocked = false
+    /// The key whose change re-runs the command now, or nil outside a re-run: Redis serves
+    /// a client blocked on several keys from the key that became ready (BLPOP k1 k2 after
+    /// MULTI RPUSH k2 .. RPUSH k1 .. EXEC pops from k2), so re-run handlers look there only.
+    var servingKey: BlockKey?
 }
 
 /// What one blocked client waits for, and until when.
@@ -138,6 +142,7 @@ extension Engine {
                 let d = databases[bk.database]
                 let exists = bk.key.withUnsafeBytes { d.lookup($0, hash: hashKey($0), now: now) != nil }
                 if !exists { break }
+                blocking.servingKey = bk
                 rerunBlockedCommand(c)
             }
         }
@@ -150,6 +155,7 @@ extension Engine {
         guard let state = c.blockState else { return }
         blocking.reblocked = false
         runCommand(of: c, state.command)
+        blocking.servingKey = nil   // the held requests below are no re-run
         if !blocking.reblocked {
             unblock(c)
             runHeldRequests(of: c)
@@ -181,7 +187,7 @@ extension Engine {
     }
 
     /// Removes `c` from every wait list.
-    private func unblock(_ c: Client) {
+    func unblock(_ c: Client) {
         guard let state = c.blockState else { return }
         for bk in state.keys {
             if var list = blocking.waiters[bk] {

@@ -14,6 +14,12 @@ final class Command {
     var calls = 0
     var failedCalls = 0
     var rejectedCalls = 0
+    /// Runs at once inside MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH, QUIT).
+    var runsInsideMulti = false
+    /// May run on a RESP2 connection that has subscriptions ((P)SUBSCRIBE, PING, QUIT...).
+    var allowedWhileSubscribed = false
+    /// EXEC: its rejections end the transaction with EXECABORT.
+    var isExec = false
 
     init(spec: GeneratedCommandSpec, handler: CommandHandler?, subcommands: [Command]) {
         name = spec.name
@@ -50,6 +56,9 @@ final class CommandTable {
             setCommands,
             sortedSetCommands,
             streamCommands,
+            transactionCommands,
+            pubsubCommands,
+            replicationCommands,
         ] {
             for (name, h) in family {
                 precondition(handlers[name] == nil, "command \(name) registered twice")
@@ -73,6 +82,12 @@ final class CommandTable {
         precondition(used == handlers.count, "a handler has no command spec: regenerate CommandSpecs.generated.swift")
         all = made
         lookup = NameLookup(made.map { (Array($0.name.utf8), $0) })
+        for c in made {
+            c.runsInsideMulti = ["exec", "discard", "multi", "watch", "quit", "reset"].contains(c.name)
+            c.allowedWhileSubscribed = ["ping", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe",
+                                        "sunsubscribe", "quit", "reset"].contains(c.name)
+            c.isExec = c.name == "exec"
+        }
     }
 
     func find(_ name: UnsafeRawBufferPointer) -> Command? { lookup.find(name) }
@@ -95,18 +110,17 @@ final class CommandTable {
                 e.rejectCrossProtocolAttack()
                 return
             }
+            e.flagTransaction()
             e.replyUnknownCommand(args)
             return
         }
         if cmd.isContainer && (args.count >= 2 || cmd.handler == nil) {
             if args.count < 2 {
-                cmd.rejectedCalls += 1
-                e.replyError("ERR wrong number of arguments for '\(cmd.name)' command")
+                e.rejectCommand(cmd, Array("ERR wrong number of arguments for '\(cmd.name)' command".utf8))
                 return
             }
             guard let sub = cmd.subcommandLookup!.find(args[1]) else {
-                cmd.rejectedCalls += 1
-                e.replyError(bytes: Array("ERR unknown subcommand '".utf8) + truncatedForError(args[1], 128)
+                e.rejectCommand(cmd, Array("ERR unknown subcommand '".utf8) + truncatedForError(args[1], 128)
                     + "'. Try \(cmd.name.uppercased()) HELP.")
                 return
             }
@@ -114,12 +128,23 @@ final class CommandTable {
         }
         let arity = cmd.arity
         if (arity > 0 && args.count != arity) || args.count < -arity {
-            cmd.rejectedCalls += 1
-            e.stats.rejectedCalls += 1
-            e.replyError("ERR wrong number of arguments for '\(cmd.name)' command")
+            e.rejectCommand(cmd, Array("ERR wrong number of arguments for '\(cmd.name)' command".utf8), isExec: cmd.isExec)
+            return
+        }
+        if !e.persistence.lastBackgroundSaveOK && e.deniedBySaveError(cmd) {
+            e.rejectCommand(cmd, misconfError)   // inside MULTI this also dooms the EXEC
+            return
+        }
+        // min-replicas-to-write: writes need enough replicas that acknowledged recently.
+        if e.config.minReplicasToWrite > 0 && cmd.flags.contains(.write) && !e.hasEnoughGoodReplicas {
+            e.rejectCommand(cmd, Array("NOREPLICAS Not enough good replicas to write.".utf8), isExec: cmd.isExec)
             return
         }
         let c = e.client!
+        // MULTI queueing and the subscribed-context rule, for the few clients they concern.
+        if (c.multiState != nil || c.subscriptions != nil) && !e.transactions.executingTransaction {
+            if !e.admitCommand(cmd, args) { return }
+        }
         c.lastCommand = cmd
         c.commandFailed = false
         cmd.calls += 1

@@ -63,6 +63,9 @@ public final class Engine: @unchecked Sendable {
     var blocking = BlockingState()
     /// Channels and patterns (PubSub.swift).
     var pubsub = PubSubState()
+    /// Clients whose requests were held while their output was congested and that still
+    /// have some to run once reply staging has room (OutputCongestion.swift).
+    var outputHeldClients: [Client] = []
     /// Role, backlog, replicas, link to a master (Replication/).
     var replication = ReplicationState()
     /// RDB snapshots: SAVE, BGSAVE, save points, loading (Persistence/).
@@ -78,7 +81,8 @@ public final class Engine: @unchecked Sendable {
         databases = (0..<config.databases).map { Database(index: $0) }
         clientsBySlot = channels.map { [Client?](repeating: nil, count: $0.slotCapacity) }
         staging = .allocate(capacity: channels.count)
-        staging.initialize(repeating: ReplyStaging(), count: channels.count)
+        // One ReplyStaging() each: copies of one value would share its buffer's memory.
+        for i in 0..<channels.count { (staging + i).initialize(to: ReplyStaging()) }
         out = staging
         commands = CommandTable()
         now = wallClockMilliseconds()
@@ -135,6 +139,7 @@ public final class Engine: @unchecked Sendable {
             if !blocking.readyKeys.isEmpty { serveBlockedClients() }
             expireBlockedClients()
         }
+        if replicationHasBatchWork { replicationBatchEnd() }
         for r in channels.indices where !staging[r].isEmpty {
             flushReplies(reactor: r)
         }
@@ -160,6 +165,8 @@ public final class Engine: @unchecked Sendable {
         var took = false
         let st = staging + r
         out = st
+        let congested = channels[r].outputCongested
+        if !outputHeldClients.isEmpty { resumeOutputHeld(reactor: r) }
         do {
             while let (kind, payload) = ring.peek() {
                 took = true
@@ -168,7 +175,7 @@ public final class Engine: @unchecked Sendable {
                 switch kind {
                 case RequestRecord.request:
                     if let c = clientsBySlot[r][ConnectionToken(raw: token).slot], c.token == token, !c.closing {
-                        if c.isHoldingRequests {
+                        if c.isHoldingRequests || congested[c.slot].load(ordering: .relaxed) {
                             c.heldRequests.append(OwnedArguments(Arguments(encoding: base + 8)))
                         } else {
                             st.pointee.open(token: token)
@@ -178,7 +185,7 @@ public final class Engine: @unchecked Sendable {
                 case RequestRecord.requestOutOfLine:
                     let block = UnsafeMutableRawPointer(bitPattern: UInt(base.load(fromByteOffset: 8, as: UInt64.self)))!
                     if let c = clientsBySlot[r][ConnectionToken(raw: token).slot], c.token == token, !c.closing {
-                        if c.isHoldingRequests {
+                        if c.isHoldingRequests || congested[c.slot].load(ordering: .relaxed) {
                             c.heldRequests.append(OwnedArguments(Arguments(encoding: UnsafeRawPointer(block))))
                         } else {
                             st.pointee.open(token: token)
@@ -190,6 +197,10 @@ public final class Engine: @unchecked Sendable {
                     openClient(reactor: r, token: token, payload: UnsafeRawBufferPointer(rebasing: payload[8...]))
                 case RequestRecord.close:
                     closeClient(reactor: r, token: token)
+                case RequestRecord.outputDrained:
+                    if let c = clientsBySlot[r][ConnectionToken(raw: token).slot], c.token == token {
+                        resumeHeldRequests(c)
+                    }
                 case RequestRecord.protocolError:
                     if let c = clientsBySlot[r][ConnectionToken(raw: token).slot], c.token == token {
                         st.pointee.open(token: token)
@@ -275,7 +286,11 @@ public final class Engine: @unchecked Sendable {
         if c.multiState != nil { transactionsClientClosed(c) }
         if c.blockState != nil { blockingClientClosed(c) }
         if c.subscriptions != nil { pubsubClientClosed(c) }
-        if c.replicaLink != nil { replicationClientClosed(c) }
+        if c.replicaLink != nil {
+            replicationClientClosed(c)
+        } else if replication.tracksClients {
+            replicationForgetClient(c)
+        }
         c.heldRequests.removeAll()
     }
 
@@ -309,6 +324,7 @@ public final class Engine: @unchecked Sendable {
             if d.table.isRehashing { d.table.rehashFor(microseconds: 1000) }
         }
         stats.sampleOps(now: monotonicMilliseconds())
+        replicationCron()
     }
 
     /// Samples keys with a TTL in each database and deletes the expired ones, repeating

@@ -16,6 +16,7 @@ public final class ServerConfig: @unchecked Sendable {
     public var save = "3600 1 300 100 60 10000"
     public var rdbcompression = true
     public var rdbchecksum = true
+    public var stopWritesOnBgsaveError = true
     public var appendonly = false
     public var dir = ""
     public var dbfilename = "dump.rdb"
@@ -32,6 +33,14 @@ public final class ServerConfig: @unchecked Sendable {
     public var requirepass = ""
     public var maxmemory = 0
     public var maxmemoryPolicy = "noeviction"
+    /// Replication, master side: backlog size and how long it outlives the last replica,
+    /// the PING period, when a silent replica is dropped, and min-replicas for writes.
+    public var replBacklogSize = 1024 * 1024
+    public var replBacklogTTL = 3600
+    public var replPingReplicaPeriod = 10
+    public var replTimeout = 60
+    public var minReplicasToWrite = 0
+    public var minReplicasMaxLag = 10
 
     /// Read live by every connection's parser.
     public let protocolLimits = ProtocolLimits(maxBulkLength: 512 * 1024 * 1024)
@@ -183,6 +192,7 @@ struct ConfigParameter {
         }),
         boolean("rdbcompression", \.rdbcompression),
         boolean("rdbchecksum", mutable: false, \.rdbchecksum),
+        boolean("stop-writes-on-bgsave-error", \.stopWritesOnBgsaveError),
         boolean("appendonly", \.appendonly),
         ConfigParameter(name: "dir", alias: nil, mutable: true, get: { c in
             var buf = [CChar](repeating: 0, count: 4096)
@@ -233,6 +243,19 @@ struct ConfigParameter {
         string("requirepass", mutable: false, \.requirepass),
         integer("maxmemory", memory: true, \.maxmemory),
         string("maxmemory-policy", \.maxmemoryPolicy),
+        // Redis raises a smaller backlog to its 16 KB minimum when it applies the setting.
+        ConfigParameter(name: "repl-backlog-size", alias: nil, mutable: true, get: { String($0.replBacklogSize) }, set: { c, args in
+            guard args.count == 1 else { return "wrong number of arguments" }
+            guard let v = parseMemory(args[0]) else { return "argument must be a memory value" }
+            if v < 1 { return "argument must be between 1 and 9223372036854775807 inclusive" }
+            c.replBacklogSize = max(v, 16 * 1024)
+            return nil
+        }),
+        integer("repl-backlog-ttl", \.replBacklogTTL),
+        integer("repl-ping-replica-period", alias: "repl-ping-slave-period", min: 1, max: Int(Int32.max), \.replPingReplicaPeriod),
+        integer("repl-timeout", min: 1, max: Int(Int32.max), \.replTimeout),
+        integer("min-replicas-to-write", alias: "min-slaves-to-write", max: Int(Int32.max), \.minReplicasToWrite),
+        integer("min-replicas-max-lag", alias: "min-slaves-max-lag", max: Int(Int32.max), \.minReplicasMaxLag),
     ]
 
     /// The parameters whose names match a CONFIG GET pattern, in table order.
@@ -254,10 +277,13 @@ extension ServerConfig {
         guard let s = reactorSettings else { return }
         s.maxClients.store(maxclients, ordering: .relaxed)
         s.queryBufferLimit.store(clientQueryBufferLimit, ordering: .relaxed)
-        let (hard, soft, secs) = outputLimits(forClass: "normal")
-        s.outputHardLimit.store(hard, ordering: .relaxed)
-        s.outputSoftLimit.store(soft, ordering: .relaxed)
-        s.outputSoftSeconds.store(secs, ordering: .relaxed)
+        for (name, cls) in [("normal", OutputLimitClass.normal), ("slave", .replica), ("pubsub", .pubsub)] {
+            let (hard, soft, secs) = outputLimits(forClass: name)
+            let limit = s.outputLimits[Int(cls.rawValue)]
+            limit.hard.store(hard, ordering: .relaxed)
+            limit.soft.store(soft, ordering: .relaxed)
+            limit.softSeconds.store(secs, ordering: .relaxed)
+        }
     }
 }
 

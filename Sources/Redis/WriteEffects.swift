@@ -49,27 +49,45 @@ extension Engine {
     }
 
     /// Sends `parts` to replicas and the backlog instead of the running command's own
-    /// arguments. Call once per command to send, in order.
-    func propagateInstead(_ parts: [[UInt8]]) {
+    /// arguments. Call once per command to send, in order. `parts` is only built while
+    /// something is fed (a replica attached), so SPOP and friends allocate nothing for
+    /// their rewrite otherwise.
+    func propagateInstead(_ parts: @autoclosure () -> [[UInt8]]) {
         propagationReplaced = true
-        OwnedArguments(parts).withArguments { propagate($0) }
+        guard replication.feedsWrites else { return }
+        OwnedArguments(parts()).withArguments { propagate($0) }
     }
 
     /// Sends the running command's arguments as they came (the default for a write).
     @inline(__always)
     func propagate(_ args: Arguments) {
-        replicationFeed(args, database: db.index)
+        feedReplication(args, database: db.index)
+    }
+
+    /// Sends one command to replicas and the backlog, or, while EXEC runs its queue,
+    /// collects it so the transaction goes out as one MULTI ... EXEC block
+    /// (Transactions.swift's flushTransactionPropagation).
+    @inline(__always)
+    func feedReplication(_ args: Arguments, database: Int) {
+        if transactions.executingTransaction {
+            transactions.pendingPropagation.append((database, OwnedArguments(args)))
+            return
+        }
+        replicationFeed(args, database: database)
     }
 
     /// A key found expired (lazily or by the active cycle) was deleted from database
     /// `database`: replicas get a DEL, watchers and blocked clients are told.
     func keyExpired(_ key: UnsafeRawBufferPointer, database: Int) {
         stats.expiredKeys += 1
-        OwnedArguments([Array("DEL".utf8), Array(key)]).withArguments { replicationFeed($0, database: database) }
+        if replication.feedsWrites {
+            OwnedArguments([Array("DEL".utf8), Array(key)]).withArguments { feedReplication($0, database: database) }
+        }
         touchKey(key, database: database)
     }
 
-    /// A database was emptied (FLUSHDB / FLUSHALL): every key in it counts as touched.
+    /// A database is about to be emptied (FLUSHDB / FLUSHALL): every key in it counts as
+    /// touched. Called before the keys go, since WATCH fails only for keys that existed.
     func flushedDatabase(_ index: Int) {
         if transactions.watchedKeyCount > 0 { transactionsDatabaseFlushed(index) }
     }

@@ -605,3 +605,30 @@ def test_changes_counted_like_redis(server, reference):
                 deltas.append(_changes(c) - before)
             seen[name] = deltas
     assert seen["ours"] == seen["redis"]
+
+
+def test_large_lrange_reply(server, reference):
+    """A reply of several megabytes goes out whole and in order."""
+    steps = [("RPUSH", "l") + tuple(("%05d" % i) * 1000 for i in range(j, j + 100)) for j in range(0, 1500, 100)]
+    steps += [("LRANGE", "l", "0", "-1"), ("LPOP", "l", "1000"), ("LLEN", "l")]
+    compare(server, reference, steps)
+
+
+def test_served_from_the_key_that_became_ready(either):
+    """Keys made ready by one transaction serve a client blocked on several of them from
+    the first key that became ready, not the first it named."""
+    if not has_multi(either):
+        pytest.skip("MULTI/EXEC is not on this branch yet")
+    a, b, p = either.conn(), either.conn(), either.conn()
+    with a, b, p:
+        a.send(encode("BLPOP", "k1", "k2", "0"))
+        wait_blocked(either, 1)
+        b.send(encode("BLMPOP", "0", "2", "k1", "k2", "RIGHT", "COUNT", "5"))
+        wait_blocked(either, 2)
+        p.call("MULTI")
+        p.call("RPUSH", "k2", "a2", "b2")
+        p.call("RPUSH", "k1", "a1")
+        assert p.call("EXEC") == b"*2\r\n:2\r\n:1\r\n"
+        assert a.read_reply() == b"*2\r\n$2\r\nk2\r\n$2\r\na2\r\n"
+        assert b.read_reply() == b"*2\r\n$2\r\nk2\r\n*1\r\n$2\r\nb2\r\n"
+        assert p.call("LRANGE", "k1", "0", "-1") == b"*1\r\n$2\r\na1\r\n"

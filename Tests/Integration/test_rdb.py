@@ -387,3 +387,116 @@ def test_debug_reload_keeps_values_and_ttls(servers, tmp_path):
     for k, (value, ttl) in before.items():
         assert after[k][0] == value and abs(after[k][1] - ttl) <= 1
     assert r.object("encoding", "int") == b"int"
+
+
+def test_failed_background_save_refuses_writes_like_redis(servers, tmp_path):
+    # The data directory disappears, so the background save fails: with save points
+    # configured both servers refuse writes and PING with MISCONF until `save ""`.
+    import shutil
+    transcripts = []
+    for make in servers:
+        d = tmp_path / make.__name__
+        d.mkdir()
+        srv = make(d)
+        shutil.rmtree(d)
+        r = single(srv)
+        out = []
+        with srv.conn() as c:
+            for cmd in [("CONFIG", "SET", "save", "3600 1"), ("SET", "a", "1"), ("BGSAVE",)]:
+                out.append(c.call(*cmd))
+            assert wait_until(lambda: info(r)["rdb_last_bgsave_status"] == "err", 10)
+            for cmd in [("SET", "b", "2"), ("PING",), ("GET", "a"), ("MULTI",), ("SET", "b", "1"), ("GET", "a"), ("EXEC",),
+                        ("CONFIG", "SET", "stop-writes-on-bgsave-error", "no"),
+                        ("SET", "b", "3"), ("CONFIG", "SET", "stop-writes-on-bgsave-error", "yes"), ("DEL", "a"),
+                        ("CONFIG", "SET", "save", ""), ("SET", "b", "4"), ("GET", "b")]:
+                out.append(c.call(*cmd))
+        transcripts.append(out)
+    assert transcripts[0] == transcripts[1]
+    assert transcripts[0][3].startswith(b"-MISCONF ")
+
+
+def fill_streams(r):
+    r.xadd("s", {"name": "alice", "age": 30}, id="1-1")
+    r.xadd("s", {"name": "bob", "age": 31}, id="1-2")
+    r.xadd("s", {"other": "field"}, id="2-0")
+    r.xadd("s", {"name": "carol", "age": -4000, "extra": 1234567890123}, id="3-5")
+    r.xadd("s", {"name": "0123", "age": "x"}, id="5-0")
+    r.xdel("s", "1-2")
+    r.xgroup_create("s", "g1", id="0")
+    r.xgroup_create("s", "g2", id="$")
+    r.xreadgroup("g1", "c1", {"s": ">"}, count=2)
+    r.xreadgroup("g1", "c2", {"s": ">"}, count=1)
+    r.xack("s", "g1", "1-1")
+    r.xgroup_createconsumer("s", "g2", "idle")
+    r.xadd("emptied", {"f": "v"}, id="7-7")
+    r.xdel("emptied", "7-7")
+    for i in range(450):
+        r.xadd("long", {"i": i, "payload": "p" * (i % 50)} if i % 9 else {"odd": i})
+    r.xgroup_create("long", "readers", id="0")
+    r.xreadgroup("readers", "r1", {"long": ">"}, count=120)
+    r.pexpire("long", 900000)
+
+
+def stream_view(srv):
+    """What clients see of every stream: entries, metadata, groups, pending lists."""
+    out = {}
+    with srv.conn() as c:
+        def call(*a):
+            return parse(c.call(*a))
+
+        def pairs(flat):
+            return dict(zip(flat[::2], flat[1::2]))
+
+        for k in sorted(call("KEYS", "*")):
+            info = pairs(call("XINFO", "STREAM", k))
+            for volatile in (b"radix-tree-keys", b"radix-tree-nodes"):
+                info.pop(volatile, None)
+            groups = []
+            for g in call("XINFO", "GROUPS", k):
+                g = pairs(g)
+                consumers = [pairs(x) for x in call("XINFO", "CONSUMERS", k, g[b"name"])]
+                for x in consumers:
+                    x[b"idle"] = x[b"idle"] // 5000   # coarse: time passes between the servers
+                pending = call("XPENDING", k, g[b"name"], "-", "+", 1000)
+                groups.append((sorted(g.items()), [sorted(x.items()) for x in consumers],
+                               [(p[0], p[1], p[3]) for p in pending]))
+            out[k] = (call("XRANGE", k, "-", "+"), sorted(info.items()), groups, call("PTTL", k) // 10000)
+    return out
+
+
+def test_streams_round_trip_between_servers(servers, tmp_path):
+    ours, real = servers
+    ref = real(tmp_path)
+    r = single(ref)
+    fill_streams(r)
+    expected = stream_view(ref)
+    assert sorted(expected) == [b"emptied", b"long", b"s"]
+    assert len(expected[b"long"][0]) == 450 and len(expected[b"long"][2][0][2]) == 120
+    assert len(expected[b"s"][2]) == 2 and expected[b"long"][3] > 0
+    r.save()
+    ref.stop()
+    srv = ours(tmp_path)
+    assert stream_view(srv) == expected
+    # And back: what ours writes, Redis reads the same.
+    single(srv).execute_command("SAVE")
+    srv.stop()
+    assert stream_view(real(tmp_path)) == expected
+
+
+def test_save_while_background_save_runs_like_redis(servers, tmp_path):
+    # Pipelined behind a BGSAVE, a second BGSAVE and a SAVE find it still running.
+    ours, real = servers
+    replies = []
+    for make in servers:
+        d = tmp_path / make.__name__
+        d.mkdir()
+        srv = make(d)
+        r = single(srv)
+        for i in range(2000):
+            r.set("k%d" % i, "v" * 100)
+        with srv.conn() as c:
+            c.send(b"*1\r\n$6\r\nBGSAVE\r\n*1\r\n$6\r\nBGSAVE\r\n*1\r\n$4\r\nSAVE\r\n")
+            replies.append(c.read_replies(3))
+        assert wait_until(lambda: info(r)["rdb_bgsave_in_progress"] == 0, 10)
+    assert replies[0] == replies[1]
+    assert replies[0][1] == b"-ERR Background save already in progress\r\n"

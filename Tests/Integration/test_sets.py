@@ -62,7 +62,8 @@ CASES = {
         ("SRANDMEMBER", "s", "1", "2"), ("SRANDMEMBER", "nokey", "-9223372036854775808"),
         ("SADD", "s", "5", "1", "3"), ("SRANDMEMBER", "s", "3"), ("SRANDMEMBER", "s", "10"),
         ("SRANDMEMBER", "s", "0"), ("SRANDMEMBER", "s", "-9223372036854775808"),
-        ("SPOP", "s", "0"), ("SPOP", "s", "3"), ("EXISTS", "s"), ("SADD", "s", "7"), ("SPOP", "s"),
+        ("SPOP", "s", "0"), ("SPOP", "s", "9223372036854775807"), ("EXISTS", "s"), ("SADD", "s", "5", "1", "3"),
+        ("SPOP", "s", "3"), ("EXISTS", "s"), ("SADD", "s", "7"), ("SPOP", "s"),
         ("EXISTS", "s"), ("SADD", "w", "b", "a"), Unordered("SPOP", "w", "5"), ("EXISTS", "w"),
     ],
     "sinter": [
@@ -96,7 +97,8 @@ CASES = {
         Unordered("SDIFF", "e", "w"), ("SDIFFSTORE", "e", "e", "w"), ("OBJECT", "ENCODING", "e"),
         ("SMEMBERS", "e"), ("SUNIONSTORE", "a", "a", "b"), ("SMEMBERS", "a"), ("EXPIRE", "a", "100"),
         ("SUNIONSTORE", "a", "a"), ("TTL", "a"), ("SADD", "t", "1"), ("EXPIRE", "t", "100"),
-        ("SMOVE", "a", "t", "4"), ("TTL", "t"), ("SADD", "a", "q"), ("SPOP", "t", "1"), ("TTL", "t"),
+        ("SMOVE", "a", "t", "4"), ("TTL", "t"), ("SADD", "a", "q"), ("SREM", "t", "4"), ("TTL", "t"),
+        ("SPOP", "t", "5"), ("TTL", "t"),
     ] + ints("big1", 300) + ints("big2", 300, 250) + [
         ("SUNIONSTORE", "u", "big1", "big2"), ("OBJECT", "ENCODING", "u"), ("SCARD", "u"),
         ("SDIFF", "big1", "big2", "a"), ("SDIFF", "a", "big1", "big2"), ("SINTER", "big2", "big1"),

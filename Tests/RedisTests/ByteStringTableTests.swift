@@ -85,16 +85,17 @@ import Testing
         var t = ByteStringTable(ordered: false)
         defer { t.deallocate() }
         var positions: [[UInt8]: Int] = [:]
+        let none = UnsafeRawBufferPointer(start: nil, count: 0)
         for i in 0..<1000 {
             let k = bytes("k\(i)")
-            positions[k] = k.withUnsafeBytes { t.insert($0, value: UnsafeRawBufferPointer(start: nil, count: 0), hash: hasher.hash($0)) }
+            positions[k] = k.withUnsafeBytes { t.insert($0, value: none, hash: hasher.hash($0)) }
         }
         for i in stride(from: 0, to: 1000, by: 3) {
             _ = bytes("k\(i)").withUnsafeBytes { t.remove($0, hash: hasher.hash($0)) }
             positions[bytes("k\(i)")] = nil
         }
         for i in 0..<200 {
-            _ = bytes("n\(i)").withUnsafeBytes { t.insert($0, value: UnsafeRawBufferPointer(start: nil, count: 0), hash: hasher.hash($0)) }
+            _ = bytes("n\(i)").withUnsafeBytes { t.insert($0, value: none, hash: hasher.hash($0)) }
         }
         for (k, p) in positions { #expect(find(t, k) == p) }
     }

@@ -67,8 +67,24 @@ enum ClientType {
 }
 
 extension Engine {
-    /// No replication or pub/sub yet: every connection is a normal client.
-    func clientType(_ c: Client) -> ClientType { .normal }
+    /// Redis's getClientType: a connection that attached with SYNC/PSYNC is a replica, a
+    /// subscribed one pubsub, the rest normal.
+    func clientType(_ c: Client) -> ClientType {
+        if isReplica(c) { return .replica }
+        return c.subscriptions != nil ? .pubsub : .normal
+    }
+
+    /// CLIENT LIST's flags= letters, in Redis's order (S replica, P pubsub, x MULTI, d dirty WATCH).
+    func clientFlags(_ c: Client) -> String {
+        var f = ""
+        if isReplica(c) { f += "S" }
+        if c.subscriptions != nil { f += "P" }
+        if let m = c.multiState {
+            if m.active { f += "x" }
+            if m.watchedKeyChanged { f += "d" }
+        }
+        return f.isEmpty ? "N" : f
+    }
 
     /// Clients a command can still see: a killed one lingers until its reactor closes it.
     var liveClients: [Client] { allClients.filter { !$0.closing || $0 === client } }
@@ -86,9 +102,12 @@ extension Engine {
         var line = "id=\(c.id) addr=\(c.peerAddress) laddr=\(c.localAddress) fd=\(c.fd) name="
         var bytes = Array(line.utf8)
         bytes.append(contentsOf: c.name)
-        line = " age=\(seconds - c.createdAt / 1000) idle=\(seconds - c.lastInteraction / 1000) flags=N"
-        line += " db=\(c.db) sub=0 psub=0 ssub=0 multi=-1 qbuf=\(qbuf) qbuf-free=\(max(0, qcap - qbuf))"
-        line += " argv-mem=\(argvMem) multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=\(omem)"
+        line = " age=\(seconds - c.createdAt / 1000) idle=\(seconds - c.lastInteraction / 1000) flags=\(clientFlags(c))"
+        let multi = c.multiState.map { $0.active ? $0.queued.count : -1 } ?? -1
+        let multiMem = c.multiState?.queuedBytes ?? 0
+        line += " db=\(c.db) sub=\(c.subscriptions?.channels.count ?? 0) psub=\(c.subscriptions?.patterns.count ?? 0)"
+        line += " ssub=0 multi=\(multi) qbuf=\(qbuf) qbuf-free=\(max(0, qcap - qbuf))"
+        line += " argv-mem=\(argvMem) multi-mem=\(multiMem) rbs=0 rbp=0 obl=0 oll=0 omem=\(omem)"
         line += " tot-mem=\(qcap + omem + argvMem) events=\(omem > 0 ? "rw" : "r")"
         line += " cmd=\(c.lastCommand?.name ?? "NULL") user=default redir=-1 resp=\(c.protocolVersion)"
         bytes.append(contentsOf: line.utf8)

@@ -3,6 +3,12 @@ import Glibc
 let connectionCommands: [(String, CommandHandler)] = [
     ("ping", { e, a in
         if a.count > 2 { e.replyError("ERR wrong number of arguments for 'ping' command"); return }
+        if e.client.subscriptions != nil && !e.resp3 {
+            // A subscribed RESP2 connection reads pushes only: the reply is a message-shaped array.
+            e.replyRaw("*2\r\n$4\r\npong\r\n")
+            if a.count == 2 { e.replyBulk(a[1]) } else { e.replyRaw("$0\r\n\r\n") }
+            return
+        }
         if a.count == 2 { e.replyBulk(a[1]) } else { e.replyRaw("+PONG\r\n") }
     }),
     ("echo", { e, a in e.replyBulk(a[1]) }),

@@ -76,13 +76,6 @@ extension Engine {
             return
         }
         guard let h = hashForWrite(a[1]) else { return }
-        if h.isListpack {
-            var i = 2
-            while i < a.count {
-                h.convertIfTooLong(a[i])
-                i += 1
-            }
-        }
         var created = 0
         var i = 2
         while i < a.count {

@@ -72,6 +72,14 @@ extension Engine {
         return list
     }
 
+    /// Whether a blocked command being re-run may serve from `key`: only from the key
+    /// whose change woke it, as Redis serves from the key that became ready.
+    @inline(__always)
+    func mayServe(from key: UnsafeRawBufferPointer) -> Bool {
+        guard let only = blocking.servingKey else { return true }
+        return only.database == db.index && only.key.withUnsafeBytes { listBytesEqual($0, key) }
+    }
+
     /// LEFT (true) or RIGHT (false), or a syntax error.
     func listEndArgument(_ bytes: UnsafeRawBufferPointer) -> Bool? {
         if bytes.equalsIgnoringCase("left") { return true }
@@ -90,15 +98,32 @@ extension Engine {
         return n
     }
 
+    /// One element as a bulk string, with a single capacity check: LRANGE and counted pops
+    /// write hundreds of these per reply.
+    @inline(__always)
+    func replyListElement(_ bytes: UnsafeRawBufferPointer) {
+        let n = bytes.count
+        out.pointee.buffer.ensureWritable(n + 26)
+        let p = out.pointee.buffer.writePointer
+        p.storeBytes(of: UInt8(ascii: "$"), as: UInt8.self)
+        var len = 1 + formatDecimal(Int64(n), into: p + 1)
+        p.storeBytes(of: 0x0A0D as UInt16, toByteOffset: len, as: UInt16.self)   // "\r\n"
+        len += 2
+        if n > 0 { (p + len).copyMemory(from: bytes.baseAddress!, byteCount: n) }
+        len += n
+        p.storeBytes(of: 0x0A0D as UInt16, toByteOffset: len, as: UInt16.self)
+        out.pointee.buffer.commitWritten(len + 2)
+    }
+
     /// `n` elements as an array, from the head (`front`) or from the tail backwards: the
     /// order in which a counted pop takes them.
     @inline(__always)
     func replyPoppedRange(_ list: ListValue, _ n: Int, front: Bool) {
         replyArrayHeader(n)
         if front {
-            list.forEach(from: 0, n) { replyBulk($0) }
+            list.forEach(from: 0, n) { replyListElement($0) }
         } else {
-            list.forEach(from: list.count - 1, n, reversed: true) { replyBulk($0) }
+            list.forEach(from: list.count - 1, n, reversed: true) { replyListElement($0) }
         }
     }
 
@@ -198,7 +223,7 @@ extension Engine {
         if end >= llen { end = llen - 1 }
         let n = end - start + 1
         replyArrayHeader(n)
-        list.forEach(from: start, n) { replyBulk($0) }
+        list.forEach(from: start, n) { replyListElement($0) }
     }
 
     /// A list index (negative from the tail) as a position, or nil when out of range.
@@ -450,6 +475,7 @@ extension Engine {
         let rerun = client.blockState != nil
         for k in (numkeysIndex + 1)...(numkeysIndex + numkeys) {
             let key = a[k]
+            if rerun && !mayServe(from: key) { continue }
             let list: ListValue
             switch writableList(key, hash: hashKey(key), quiet: rerun) {
             case .missing: continue
@@ -488,6 +514,7 @@ extension Engine {
         let rerun = client.blockState != nil
         for i in 1..<(a.count - 1) {
             let key = a[i]
+            if rerun && !mayServe(from: key) { continue }
             let list: ListValue
             switch writableList(key, hash: hashKey(key), quiet: rerun) {
             case .missing: continue

@@ -6,8 +6,8 @@ let serverCommands: [(String, CommandHandler)] = [
     ("flushdb", { e, a in
         guard e.flushOptionValid(a) else { return }
         e.dirty += e.db.table.count
-        e.db.table.removeAll()
         e.flushedDatabase(e.db.index)
+        e.db.table.removeAll()
         e.dirty += 1   // propagated even when already empty, like Redis
         e.replyOK()
     }),
@@ -15,8 +15,8 @@ let serverCommands: [(String, CommandHandler)] = [
         guard e.flushOptionValid(a) else { return }
         for d in e.databases {
             e.dirty += d.table.count
-            d.table.removeAll()
             e.flushedDatabase(d.index)
+            d.table.removeAll()
         }
         // With save points configured Redis writes the now empty dataset at once.
         if !(parseSavePoints(e.config.save) ?? []).isEmpty && e.persistence.background == nil {

@@ -181,7 +181,7 @@ extension Engine {
             return
         }
         let size = s.count
-        dirty += l
+        dirty += min(l, size)
         if l >= size {
             replyWholeSet(s)
             deleteKey(key)

@@ -45,15 +45,6 @@ enum SortedSetRangeKind { case rank, score, lex }
 /// The set operations of ZUNION, ZINTER and ZDIFF and their STORE / CARD forms.
 enum SortedSetOperation { case union, inter, diff }
 
-/// Plain sets are accepted as inputs of ZUNION, ZINTER, ZDIFF and their STORE and CARD
-/// forms, every member scoring 1 (Redis's zuiInitIterator over an OBJ_SET). The set value
-/// type offers this view of itself; a set value without it is refused as WRONGTYPE.
-protocol SortedSetOperandSet: AnyObject {
-    var operandCount: Int { get }
-    func operandContains(_ member: UnsafeRawBufferPointer) -> Bool
-    func forEachOperandMember(_ body: (UnsafeRawBufferPointer) -> Void)
-}
-
 // MARK: - Replies and arguments
 
 extension Engine {
@@ -802,14 +793,14 @@ extension Engine {
 
 // MARK: - Set operations
 
-/// One input of ZUNION / ZINTER / ZDIFF (zsetopsrc): a sorted set, a plain set (scores 1)
-/// or nothing (a missing key, an empty input).
+/// One input of ZUNION / ZINTER / ZDIFF (zsetopsrc): a sorted set, a plain set (every
+/// member scoring 1, as Redis's zuiInitIterator reads an OBJ_SET) or nothing (a missing key).
 private struct SetOperand {
     var zset: SortedSetValue?
-    var set: SortedSetOperandSet?
+    var set: SetValue?
     var weight = 1.0
 
-    var count: Int { zset?.count ?? set?.operandCount ?? 0 }
+    var count: Int { zset?.count ?? set?.count ?? 0 }
 
     /// The object, to recognise the same key given twice.
     var identity: ObjectIdentifier? {
@@ -819,9 +810,9 @@ private struct SetOperand {
     }
 
     /// `member`'s score in this input, unweighted, or nil.
-    func score(of member: UnsafeRawBufferPointer) -> Double? {
+    func score(of member: UnsafeRawBufferPointer, hasher: KeyHasher) -> Double? {
         if let zset { return zset.score(of: member) }
-        if let set { return set.operandContains(member) ? 1.0 : nil }
+        if let set { return set.contains(member, hasher: hasher) ? 1.0 : nil }
         return nil
     }
 
@@ -829,7 +820,7 @@ private struct SetOperand {
         if let zset {
             zset.forEachElement(body)
         } else if let set {
-            set.forEachOperandMember { body($0, 1.0) }
+            set.forEach { body($0, 1.0) }
         }
     }
 }
@@ -866,13 +857,12 @@ extension Engine {
         for _ in 0..<setnum {
             let key = a[j]
             var operand = SetOperand()
-            let found = store ? lookupWrite(key, hash: hashKey(key)).map { Entry($0.pointee!) }
-                              : lookupRead(key, hash: hashKey(key))
-            if let e = found {
+            // Read lookups (hits and misses counted) even for the STORE forms, as in 7.0.
+            if let e = lookupRead(key, hash: hashKey(key)) {
                 if e.type == .zset {
                     operand.zset = unsafeDowncast(e.object, to: SortedSetValue.self)
-                } else if e.type == .set, let s = e.object as? SortedSetOperandSet {
-                    operand.set = s
+                } else if e.type == .set {
+                    operand.set = unsafeDowncast(e.object, to: SetValue.self)
                 } else {
                     replyWrongType()
                     return
@@ -937,7 +927,7 @@ extension Engine {
                     let value: Double
                     if operands[i].identity == firstID {
                         value = s * operands[i].weight
-                    } else if let v = operands[i].score(of: member) {
+                    } else if let v = operands[i].score(of: member, hasher: hasher) {
                         value = v * operands[i].weight
                     } else {
                         return
@@ -972,7 +962,7 @@ extension Engine {
             let firstID = operands[0].identity
             if operands.dropFirst().contains(where: { $0.identity == firstID }) { break }
             operands[0].forEach { member, s in
-                for i in 1..<setnum where operands[i].score(of: member) != nil { return }
+                for i in 1..<setnum where operands[i].score(of: member, hasher: hasher) != nil { return }
                 result.insertNew(member, score: s)
             }
         }
@@ -1026,7 +1016,7 @@ extension Engine {
             return
         }
         var wrong = false
-        guard let z = sortedSetForRead(a[1], wrongType: &wrong) else {
+        guard let z = sortedSetForRead(a[1], wrongType: &wrong), z.count > 0 else {
             if !wrong { replyNull() }
             return
         }
@@ -1042,7 +1032,7 @@ extension Engine {
             return
         }
         let count = l.magnitude
-        if count == 0 { replyEmptyArray(); return }
+        if count == 0 || z.count == 0 { replyEmptyArray(); return }
         let size = z.count
         if l < 0 || count == 1 {
             replyRangeHeader(Int(count), withScores: withScores)

@@ -132,6 +132,23 @@ extension Engine {
         }
         storeString(key, hash: hash, value: a[2], at: link, keepTTL: o.keepTTL, expireAt: o.expireAt)
         if !o.get { replyOK() }
+        if replication.feedsWrites {
+            if let at = o.expireAt {
+                propagateSetWithExpiry(a[1], a[2], at)
+            } else if o.get {
+                // Replicas need no reply: GET is dropped, the other options kept.
+                var parts: [[UInt8]] = []
+                for j in 0..<a.count where !(j >= 3 && a[j].equalsIgnoringCase("get")) { parts.append(Array(a[j])) }
+                propagateInstead(parts)
+            }
+        }
+    }
+
+    /// Any relative or absolute expiry of SET/SETEX/PSETEX travels as an absolute one,
+    /// "SET key value PXAT <ms>", exactly as Redis 7.0's setGenericCommand rewrites it, so
+    /// replicas expire the key at the master's moment whenever they apply it.
+    func propagateSetWithExpiry(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ at: Int64) {
+        propagateInstead([Array("SET".utf8), Array(key), Array(value), Array("PXAT".utf8), Array(String(at).utf8)])
     }
 
     func setnx(_ a: Arguments) {
@@ -147,6 +164,7 @@ extension Engine {
         let hash = hashKey(a[1])
         storeString(a[1], hash: hash, value: a[3], at: lookupWrite(a[1], hash: hash), expireAt: at)
         replyOK()
+        propagateSetWithExpiry(a[1], a[3], at)
     }
 
     func getset(_ a: Arguments) {
@@ -158,6 +176,8 @@ extension Engine {
             replyNull()
         }
         storeString(a[1], hash: hash, value: a[2], at: lookupWrite(a[1], hash: hash))
+        // Replicas need no reply: Redis sends GETSET as SET.
+        propagateInstead([Array("SET".utf8), Array(a[1]), Array(a[2])])
     }
 
     func getdel(_ a: Arguments) {
@@ -327,6 +347,8 @@ extension Engine {
             let encoding: StringEncoding = t.count <= 44 ? .embstr : .raw
             storeText(key, hash: hash, t, encoding: encoding, at: link)
             replyBulk(t)
+            // The result, not the increment, so float formatting can never differ on replicas.
+            propagateInstead([Array("SET".utf8), Array(key), Array(t), Array("KEEPTTL".utf8)])
         }
     }
 

@@ -17,7 +17,8 @@ enum LZF {
     static func compress(_ input: UnsafeRawBufferPointer, limit: Int) -> [UInt8]? {
         var c = LZFCompressor()
         var out: [UInt8] = []
-        return c.compress(input, limit: limit, into: &out) ? out : nil
+        guard let n = c.compress(input, limit: limit, into: &out) else { return nil }
+        return Array(out[0..<n])
     }
 
     /// Decompresses `input` into exactly `length` bytes; nil when the data is malformed.
@@ -61,74 +62,82 @@ enum LZF {
 struct LZFCompressor {
     private var table = [Int32](repeating: -1, count: 1 << LZF.hashLog)
 
-    /// Compresses `input` into `out` (replacing its contents). Returns false when the
-    /// result would not be shorter than `limit` bytes.
-    mutating func compress(_ input: UnsafeRawBufferPointer, limit: Int, into out: inout [UInt8]) -> Bool {
-        out.removeAll(keepingCapacity: true)
+    /// Compresses `input` into the start of `out`, which it grows as needed and whose
+    /// other bytes are scratch. Returns the compressed length, or nil when the result
+    /// would not be shorter than `limit` bytes.
+    mutating func compress(_ input: UnsafeRawBufferPointer, limit: Int, into out: inout [UInt8]) -> Int? {
         let n = input.count
-        guard n > 0, limit > 0, let src = input.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
-        return table.withUnsafeMutableBufferPointer { t -> Bool in
-            @inline(__always) func hash(_ i: Int) -> Int {
-                let v = UInt32(src[i]) << 16 | UInt32(src[i + 1]) << 8 | UInt32(src[i + 2])
-                return Int((v &* 2_654_435_761) >> (32 - UInt32(LZF.hashLog)))
-            }
-            var litPos = 0
-            var lit = 0
-            out.append(0)   // control byte of the first literal run
-            var ip = 0
-            while ip + 2 < n {
-                let h = hash(ip)
-                let ref = Int(t[h])
-                t[h] = Int32(truncatingIfNeeded: ip)
-                if ref >= 0, ref < ip, ip - ref - 1 < LZF.maxOffset,
-                   src[ref] == src[ip], src[ref + 1] == src[ip + 1], src[ref + 2] == src[ip + 2] {
-                    let off = ip - ref - 1
-                    let maxLen = min(n - ip, LZF.maxReference)
-                    var len = 3
-                    while len < maxLen && src[ref + len] == src[ip + len] { len += 1 }
-                    // Close the pending literal run (or drop its unused control byte).
-                    if lit > 0 { out[litPos] = UInt8(lit - 1) } else { out.removeLast() }
-                    let code = len - 2
-                    if code < 7 {
-                        out.append(UInt8(off >> 8) | UInt8(code << 5))
+        guard n > 0, limit > 0, let src = input.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+        // Room for `limit` bytes plus what one step may add past it before the check.
+        if out.count < limit + 4 { out = [UInt8](repeating: 0, count: limit + 4) }
+        let length = table.withUnsafeMutableBufferPointer { t -> Int? in
+            out.withUnsafeMutableBufferPointer { o -> Int? in
+                let dst = o.baseAddress!
+                @inline(__always) func hash(_ i: Int) -> Int {
+                    let v = UInt32(src[i]) << 16 | UInt32(src[i + 1]) << 8 | UInt32(src[i + 2])
+                    return Int((v &* 2_654_435_761) >> (32 - UInt32(LZF.hashLog)))
+                }
+                var op = 1          // dst[0] is the control byte of the first literal run
+                var litPos = 0
+                var lit = 0
+                var ip = 0
+                while ip + 2 < n {
+                    let h = hash(ip)
+                    let ref = Int(t[h])
+                    t[h] = Int32(truncatingIfNeeded: ip)
+                    if ref >= 0, ref < ip, ip - ref - 1 < LZF.maxOffset,
+                       src[ref] == src[ip], src[ref + 1] == src[ip + 1], src[ref + 2] == src[ip + 2] {
+                        let off = ip - ref - 1
+                        let maxLen = min(n - ip, LZF.maxReference)
+                        var len = 3
+                        while len < maxLen && src[ref + len] == src[ip + len] { len += 1 }
+                        // Close the pending literal run (or reuse its unused control byte).
+                        if lit > 0 { dst[litPos] = UInt8(lit - 1) } else { op -= 1 }
+                        let code = len - 2
+                        if code < 7 {
+                            dst[op] = UInt8(off >> 8) | UInt8(code << 5); op += 1
+                        } else {
+                            dst[op] = UInt8(off >> 8) | (7 << 5)
+                            dst[op + 1] = UInt8(code - 7)
+                            op += 2
+                        }
+                        dst[op] = UInt8(off & 0xff); op += 1
+                        // Index the positions inside the match so later data can refer to them.
+                        var k = ip + 1
+                        ip += len
+                        while k < ip && k + 2 < n { t[hash(k)] = Int32(truncatingIfNeeded: k); k += 1 }
+                        litPos = op
+                        lit = 0
+                        op += 1
                     } else {
-                        out.append(UInt8(off >> 8) | (7 << 5))
-                        out.append(UInt8(code - 7))
+                        dst[op] = src[ip]; op += 1
+                        lit += 1
+                        ip += 1
+                        if lit == LZF.maxLiteral {
+                            dst[litPos] = UInt8(LZF.maxLiteral - 1)
+                            litPos = op
+                            lit = 0
+                            op += 1
+                        }
                     }
-                    out.append(UInt8(off & 0xff))
-                    // Index the positions inside the match so later data can refer to them.
-                    var k = ip + 1
-                    ip += len
-                    while k < ip && k + 2 < n { t[hash(k)] = Int32(truncatingIfNeeded: k); k += 1 }
-                    litPos = out.count
-                    lit = 0
-                    out.append(0)
-                } else {
-                    out.append(src[ip])
+                    if op >= limit { return nil }
+                }
+                while ip < n {
+                    dst[op] = src[ip]; op += 1
                     lit += 1
                     ip += 1
                     if lit == LZF.maxLiteral {
-                        out[litPos] = UInt8(LZF.maxLiteral - 1)
-                        litPos = out.count
+                        dst[litPos] = UInt8(LZF.maxLiteral - 1)
+                        litPos = op
                         lit = 0
-                        out.append(0)
+                        op += 1
                     }
+                    if op >= limit { return nil }
                 }
-                if out.count >= limit { return false }
+                if lit > 0 { dst[litPos] = UInt8(lit - 1) } else { op -= 1 }
+                return op < limit ? op : nil
             }
-            while ip < n {
-                out.append(src[ip])
-                lit += 1
-                ip += 1
-                if lit == LZF.maxLiteral {
-                    out[litPos] = UInt8(LZF.maxLiteral - 1)
-                    litPos = out.count
-                    lit = 0
-                    out.append(0)
-                }
-            }
-            if lit > 0 { out[litPos] = UInt8(lit - 1) } else { out.removeLast() }
-            return out.count < limit
         }
+        return length
     }
 }

@@ -154,3 +154,17 @@ extension Engine {
         replyOK()
     }
 }
+
+extension Engine {
+    /// After a failed background save, with save points configured and
+    /// stop-writes-on-bgsave-error on, Redis refuses writes (and PING) with MISCONF until a
+    /// save succeeds, so that a client notices its data is no longer being persisted.
+    /// Dispatch asks only once a save has failed, and rejects with `misconfError` on true.
+    func deniedBySaveError(_ cmd: Command) -> Bool {
+        config.stopWritesOnBgsaveError && (cmd.flags.contains(.write) || cmd.name == "ping")
+            && !(parseSavePoints(config.save) ?? []).isEmpty
+    }
+}
+
+/// Redis's shared.bgsaveerr.
+let misconfError = Array("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.".utf8)

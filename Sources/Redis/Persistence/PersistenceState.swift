@@ -96,6 +96,12 @@ func writeSnapshotFile(_ bytes: [UInt8], to path: String, temporary: String) thr
         unlink(temporary)
         throw RDBError("Error moving temp DB file \(temporary) on the final destination \(path) (in server root dir \(currentDirectory())): \(reason)")
     }
+    // Make the rename itself durable, as Redis 7's fsyncFileDir does.
+    let dirFD = open(".", O_RDONLY)
+    if dirFD >= 0 {
+        fsync(dirFD)
+        close(dirFD)
+    }
 }
 
 func currentDirectory() -> String {

@@ -350,6 +350,9 @@ struct RDBReader {
         case RDBEncoding.lzf:
             let clen = try length()
             let len = try length()
+            // One LZF control pair expands to at most 264 bytes: a larger claim is corrupt,
+            // and must not make us allocate it.
+            guard len <= clen * 132 + 64 else { throw RDBError("Invalid LZF compressed string") }
             let compressed = try bytes(clen)
             guard let out = compressed.withUnsafeBytes({ LZF.decompress($0, length: len) }) else {
                 throw RDBError("Invalid LZF compressed string")

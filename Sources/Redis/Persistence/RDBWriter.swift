@@ -181,11 +181,11 @@ struct RDBWriter {
             }
             return
         }
-        if compression && n > 20 && compressor.compress(s, limit: n - 4, into: &scratch) {
+        if compression && n > 20, let packed = compressor.compress(s, limit: n - 4, into: &scratch) {
             bytes.append(0xc0 | UInt8(RDBEncoding.lzf))
-            length(scratch.count)
+            length(packed)
             length(n)
-            bytes += scratch
+            bytes += scratch[0..<packed]
             return
         }
         length(n)

@@ -19,31 +19,24 @@ extension Engine {
             return .list(items)
         case .set: return unsafeDowncast(entry.object, to: SetValue.self).rdbValue
         case .hash: return unsafeDowncast(entry.object, to: HashValue.self).rdbValue
+        case .zset: return unsafeDowncast(entry.object, to: SortedSetValue.self).rdbValue
         case .stream: return unsafeDowncast(entry.object, to: StreamValue.self).rdbValue
-        case .zset:
-            let z = unsafeDowncast(entry.object, to: SortedSetValue.self)
-            var members: [([UInt8], Double)] = []
-            members.reserveCapacity(z.count)
-            z.forEachElement { m, score in members.append((Array(m), score)) }
-            return .zset(members)
         }
     }
 
     /// Builds the in-memory object for a loaded non-string value, or nil for a type without
     /// a conversion yet. Each value type adds its case here, returning its `ValueType` and
-    /// a `KeyspaceObject` in the encoding Redis would pick for that size.
-    func makeObject(from value: RDBValue) -> (ValueType, AnyObject)? {
+    /// a `KeyspaceObject` in the encoding Redis would pick for that size. Throws when the
+    /// value is inconsistent (duplicate members, ...), which makes the file corrupt.
+    func makeObject(from value: RDBValue) throws -> (ValueType, AnyObject)? {
         switch value {
         case .string: return nil
         case .list(let items):
             return (.list, ListValue(elements: items))
         case .set(let members): return (.set, SetValue.loaded(members, hasher: hasher))
         case .hash(let pairs): return (.hash, HashValue.loaded(pairs, hasher: hasher))
-        case .stream(let s): return (.stream, StreamValue.loaded(s))
-        case .zset(let members):
-            let z = SortedSetValue(expectedCount: members.count, maxMemberLength: members.reduce(0) { max($0, $1.0.count) })
-            for (m, score) in members { m.withUnsafeBytes { z.insertNew($0, score: score) } }
-            return (.zset, z)
+        case .zset(let pairs): return (.zset, try SortedSetValue.loaded(pairs))
+        case .stream(let s): return (.stream, try StreamValue.loaded(s))
         }
     }
 
@@ -68,7 +61,7 @@ extension Engine {
             case .string(let s):
                 s.withUnsafeBytes { storeString(k, hash: hash, value: $0, at: nil, expireAt: expireAt) }
             default:
-                guard let (type, object) = makeObject(from: value) else {
+                guard let (type, object) = try makeObject(from: value) else {
                     throw RDBError("The RDB file contains a \(value.typeName) value, which this server cannot hold yet")
                 }
                 storeObject(k, hash: hash, type: type, object, at: nil)
@@ -176,7 +169,7 @@ extension Engine {
             persistence.dirtyAtLastSave = dirty
         } catch {
             logger.warning("\(error)")
-            throw ConfigError("Fatal error loading the DB: \(error). Exiting.")
+            throw ConfigError("Fatal error loading the DB from \(currentDirectory())/\(path), exiting.")
         }
     }
 }

@@ -139,7 +139,9 @@ struct ByteStringTable {
             items[position] = UInt(bitPattern: b)
             b.storeBytes(of: UInt32(value.count), toByteOffset: 12, as: UInt32.self)
         }
-        if value.count > 0 { (b + ByteStringTable.headerSize + k).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+        if value.count > 0 {
+            (b + ByteStringTable.headerSize + k).copyMemory(from: value.baseAddress!, byteCount: value.count)
+        }
     }
 
     /// Removes `key`; returns whether it was present.
@@ -164,13 +166,18 @@ struct ByteStringTable {
         free(block(position))
         count -= 1
         if ordered {
-            // Shift the later elements down as a listpack deletion does; their positions
-            // change, so the index is rebuilt (ordered tables are small).
+            // Shift the later elements down as a listpack deletion does, and renumber
+            // their index words in one pass over the index (ordered tables are small).
+            index[s] = 1
             if position + 1 < end {
                 (items + position).update(from: items + position + 1, count: end - position - 1)
+                let removed = UInt64(position + 2)
+                for i in 0...indexMask {
+                    let w = index[i]
+                    if w > 1 && w & 0xFFFF_FFFF > removed { index[i] = w - 1 }
+                }
             }
             end -= 1
-            rebuildIndex(minimumFor: count)
             return
         }
         index[s] = 1

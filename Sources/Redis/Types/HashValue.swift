@@ -40,12 +40,6 @@ final class HashValue: KeyspaceObject {
     @inline(__always)
     func convertToHashtable() { table.becomeUnordered() }
 
-    /// hashTypeTryConversion for one string about to be stored: too long for a listpack.
-    @inline(__always)
-    func convertIfTooLong(_ bytes: UnsafeRawBufferPointer) {
-        if isListpack && bytes.count > HashValue.maxListpackValue { convertToHashtable() }
-    }
-
     /// Sets `field` to `value`; returns whether the field is new. Converts to a hashtable
     /// when either is too long or the field count passes the listpack limit (hashTypeSet).
     @inline(__always)

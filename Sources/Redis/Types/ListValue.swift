@@ -525,11 +525,12 @@ final class ListValue: KeyspaceObject {
             chunks[i] = n
             c = n
         }
-        if c.capacity - c.end >= delta {
+        let roomBehind = c.capacity - c.end >= delta, roomInFront = c.start >= delta
+        if roomBehind && (!roomInFront || c.end - at - removing <= at - c.start) {
             let tail = c.end - (at + removing)
             if tail > 0 { memmove(c.data + at + removing + delta, c.data + at + removing, tail) }
             c.end += delta
-        } else if c.start >= delta {
+        } else if roomInFront {
             if at > c.start { memmove(c.data + c.start - delta, c.data + c.start, at - c.start) }
             c.start -= delta
             at -= delta

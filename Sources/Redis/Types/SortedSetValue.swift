@@ -857,13 +857,18 @@ final class SortedSetValue: KeyspaceObject {
     /// (zslDelete's search followed by zslDeleteNode).
     private func unlink(_ node: SkipNode) {
         let update = scratch!.assumingMemoryBound(to: UnsafeMutableRawPointer.self)
-        let score = node.score, member = node.member
-        var x = SkipNode(header!)
-        var i = level - 1
-        while i >= 0 {
-            while let f = x.forward(i), f != node.p, SkipNode(f).precedes(score, member) { x = SkipNode(f) }
-            update[i] = x.p
-            i -= 1
+        if node.backward == nil {
+            // The first node (ZPOPMIN): the header precedes it on every level, no search.
+            for j in 0..<level { update[j] = header! }
+        } else {
+            let score = node.score, member = node.member
+            var x = SkipNode(header!)
+            var i = level - 1
+            while i >= 0 {
+                while let f = x.forward(i), f != node.p, SkipNode(f).precedes(score, member) { x = SkipNode(f) }
+                update[i] = x.p
+                i -= 1
+            }
         }
         for j in 0..<level {
             let u = SkipNode(update[j])

@@ -588,31 +588,6 @@ final class StreamValue: KeyspaceObject {
 
     // MARK: persistence
 
-    /// Appends a loaded entry (RDB, DEBUG RELOAD) whose fields and values alternate in
-    /// `parts`; `id` must be greater than every ID appended before.
-    func appendLoaded(_ id: StreamID, parts: [[UInt8]]) {
-        OwnedArguments(parts).withArguments { append(id, $0, from: 0) }
-    }
-
-    /// Adds a loaded consumer group, kept in name order; returns it.
-    @discardableResult
-    func addLoadedGroup(name: [UInt8], lastID: StreamID, entriesRead: Int64) -> ConsumerGroup {
-        let g = ConsumerGroup(name: name, lastID: lastID, entriesRead: entriesRead)
-        let (i, _) = name.withUnsafeBytes { groupIndex($0) }
-        groups.insert(g, at: i)
-        return g
-    }
-
-    /// Restores one pending entry of `group` owned by the consumer `consumer` (created if
-    /// needed), as an RDB lists them.
-    func addLoadedPending(_ group: ConsumerGroup, id: StreamID, consumer: [UInt8], deliveryTime: Int64,
-                          deliveryCount: Int, consumerSeenTime: Int64) {
-        let (c, _) = consumer.withUnsafeBytes { group.findOrCreateConsumer($0, now: consumerSeenTime) }
-        let p = PendingEntry(deliveryTime: deliveryTime, deliveryCount: deliveryCount, consumer: c)
-        group.pending.insert(id, p)
-        c.pending.insert(id)
-    }
-
     /// Calls `body` with every live entry's ID and its fields and values, in order.
     func forEachEntry(_ body: (StreamID, [UnsafeRawBufferPointer]) -> Void) {
         var parts: [UnsafeRawBufferPointer] = []
@@ -670,74 +645,3 @@ func listpackElementSize(_ s: UnsafeRawBufferPointer) -> Int {
 
 // MARK: RDB conversion
 
-extension StreamValue {
-    /// The RDB form: live entries, counters, groups with their pending entries and consumers.
-    var rdbValue: RDBValue {
-        var r = RDBStream()
-        r.entries.reserveCapacity(length)
-        forEachEntry { id, parts in
-            var fields: [RDBStream.Field] = []
-            fields.reserveCapacity(parts.count / 2)
-            var i = 0
-            while i + 1 < parts.count {
-                fields.append(RDBStream.Field(name: Array(parts[i]), value: Array(parts[i + 1])))
-                i += 2
-            }
-            r.entries.append(RDBStream.Entry(id: RDBStream.ID(ms: id.ms, seq: id.seq), fields: fields))
-        }
-        r.length = UInt64(length)
-        r.lastID = RDBStream.ID(ms: lastID.ms, seq: lastID.seq)
-        r.firstID = RDBStream.ID(ms: firstID.ms, seq: firstID.seq)
-        r.maxDeletedID = RDBStream.ID(ms: maxDeletedID.ms, seq: maxDeletedID.seq)
-        r.entriesAdded = UInt64(max(0, entriesAdded))
-        for g in groups {
-            var pending: [RDBStream.Pending] = []
-            pending.reserveCapacity(g.pending.count)
-            for (k, id) in g.pending.ids.enumerated() {
-                let p = g.pending.entries[k]
-                pending.append(RDBStream.Pending(id: RDBStream.ID(ms: id.ms, seq: id.seq), deliveryTime: p.deliveryTime,
-                                                 deliveryCount: UInt64(max(0, p.deliveryCount))))
-            }
-            let consumers = g.consumers.map { c in
-                RDBStream.Consumer(name: c.name, seenTime: c.seenTime, activeTime: c.seenTime,
-                                   pending: c.pending.ids.map { RDBStream.ID(ms: $0.ms, seq: $0.seq) })
-            }
-            r.groups.append(RDBStream.Group(name: g.name, lastID: RDBStream.ID(ms: g.lastID.ms, seq: g.lastID.seq),
-                                            entriesRead: g.entriesRead, pending: pending, consumers: consumers))
-        }
-        return .stream(r)
-    }
-
-    /// A stream rebuilt from its RDB form. Entries are appended in ID order, so chunks are
-    /// cut as XADD would cut them; the counters are then set to the saved ones.
-    static func loaded(_ r: RDBStream) -> StreamValue {
-        let s = StreamValue()
-        for e in r.entries {
-            var parts: [[UInt8]] = []
-            parts.reserveCapacity(2 * e.fields.count)
-            for f in e.fields { parts.append(f.name); parts.append(f.value) }
-            s.appendLoaded(StreamID(ms: e.id.ms, seq: e.id.seq), parts: parts)
-        }
-        s.lastID = StreamID(ms: r.lastID.ms, seq: r.lastID.seq)
-        s.maxDeletedID = StreamID(ms: r.maxDeletedID.ms, seq: r.maxDeletedID.seq)
-        s.entriesAdded = Int64(clamping: r.entriesAdded)
-        s.firstID = s.length == 0 ? .zero : s.firstLiveID()
-        for g in r.groups {
-            let group = s.addLoadedGroup(name: g.name, lastID: StreamID(ms: g.lastID.ms, seq: g.lastID.seq),
-                                         entriesRead: g.entriesRead)
-            var owner: [RDBStream.ID: (name: [UInt8], seen: Int64)] = [:]
-            for c in g.consumers {
-                for id in c.pending { owner[id] = (c.name, c.seenTime) }
-                // Consumers without pending entries exist too.
-                _ = c.name.withUnsafeBytes { group.findOrCreateConsumer($0, now: c.seenTime) }
-            }
-            for p in g.pending {
-                guard let o = owner[p.id] else { continue }
-                s.addLoadedPending(group, id: StreamID(ms: p.id.ms, seq: p.id.seq), consumer: o.name,
-                                   deliveryTime: p.deliveryTime, deliveryCount: Int(clamping: p.deliveryCount),
-                                   consumerSeenTime: o.seen)
-            }
-        }
-        return s
-    }
-}

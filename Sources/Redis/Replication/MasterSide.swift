@@ -1,0 +1,299 @@
+import Glibc
+import Reactor
+
+/// The master's half of replication (Redis's replication.c, master parts): serving
+/// SYNC/PSYNC with a snapshot or the backlog, replica ACKs, WAIT, and the once-a-second
+/// work (PING in the stream, dead replicas, backlog TTL, replica output limits).
+///
+/// The snapshot is made on the keyspace thread when a replica asks, so the replica's
+/// stream starts at exactly the snapshot's offset with no copy-on-write child: the
+/// replica's connection gets "+FULLRESYNC <id> <offset>", "$<len>\r\n<rdb>", then the
+/// stream from that offset, all in order on one connection.
+extension Engine {
+    /// SYNC (`psync` false) and PSYNC <replid> <offset>.
+    func syncCommand(_ a: Arguments, psync: Bool) {
+        let c = client!
+        let r = replication
+        // A connection that is already a replica ignores SYNC, as Redis does.
+        if let link = c.replicaLink, link.state == .online { return }
+        if r.followsMaster && !r.masterLinkUp {
+            replyError("NOMASTERLINK Can't SYNC while not connected with my master")
+            return
+        }
+        logger.notice("Replica \(replicaName(c)) asks for synchronization")
+        let link = replicaLink(of: c)
+        if psync {
+            guard let offset = parseInteger(a[2]) else {
+                logger.warning("Replica \(replicaName(c)) asks for synchronization but with a wrong offset")
+                replyNotInteger()
+                return
+            }
+            let id = a[1].string
+            if tryPartialResync(c, link, id: id, offset: Int64(offset)) {
+                r.syncPartialOK += 1
+                return
+            }
+            if !id.hasPrefix("?") { r.syncPartialErr += 1 }
+        } else {
+            link.prePSYNC = true
+        }
+        fullResync(c, link, psync: psync)
+    }
+
+    /// Continues a replica from the backlog when it asks for our id (or our previous id,
+    /// up to where it is valid) and an offset the backlog still holds.
+    private func tryPartialResync(_ c: Client, _ link: ReplicaLink, id: String, offset: Int64) -> Bool {
+        let r = replication
+        replicationFlushStream()
+        let asked = id.lowercased()
+        if asked != r.replid && (asked != r.replid2 || offset > r.secondReplOffset) {
+            if id.hasPrefix("?") {
+                logger.notice("Full resync requested by replica \(replicaName(c))")
+            } else if asked != r.replid && asked != r.replid2 {
+                logger.notice("Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '\(id)', my replication IDs are '\(r.replid)' and '\(r.replid2)')")
+            } else {
+                logger.notice("Partial resynchronization not accepted: Requested offset for second ID was \(offset), but I can reply up to \(r.secondReplOffset)")
+            }
+            return false
+        }
+        guard let backlog = r.backlog, backlog.contains(offset: offset) else {
+            logger.notice("Unable to partial resync with replica \(replicaName(c)) for lack of backlog (Replica request was: \(offset)).")
+            if offset > r.masterReplOffset {
+                logger.warning("Warning: replica \(replicaName(c)) tried to PSYNC with an offset that is greater than the master replication offset.")
+            }
+            return false
+        }
+        attach(c, link)
+        replyRaw(link.capaPSYNC2 ? Array("+CONTINUE \(r.replid)\r\n".utf8) : Array("+CONTINUE\r\n".utf8))
+        let length = backlog.nextOffset - offset
+        backlog.forEachPiece(from: offset) { replyRaw($0) }
+        logger.notice("Partial resynchronization request from \(replicaName(c)) accepted. Sending \(length) bytes of backlog starting from offset \(offset).")
+        return true
+    }
+
+    /// Sends the snapshot, after which the stream flows from the snapshot's offset.
+    private func fullResync(_ c: Client, _ link: ReplicaLink, psync: Bool) {
+        let r = replication
+        replicationFlushStream()
+        if r.backlog == nil {
+            // A backlog created from scratch has no past history: new id, no secondary id.
+            r.replid = newReplicationID()
+            r.replid2 = String(repeating: "0", count: 40)
+            r.secondReplOffset = -1
+            r.backlog = ReplicationBacklog(capacity: config.replBacklogSize, nextOffset: r.masterReplOffset + 1)
+            logger.notice("Replication backlog created, my new replication IDs are '\(r.replid)' and '\(r.replid2)'")
+        }
+        guard let rdb = replicationSnapshotBytes() else {
+            logger.warning("Can't serve a full resynchronization to replica \(replicaName(c)): this build has no RDB writer and the dataset is not empty")
+            replyError("ERR full resynchronization needs an RDB snapshot of a non-empty dataset, which this build cannot produce")
+            return
+        }
+        r.syncFull += 1
+        // The next write in the stream selects its database: the replica starts in db 0.
+        r.streamDatabase = -1
+        if psync {
+            replyRaw(Array("+FULLRESYNC \(r.replid) \(r.masterReplOffset)\r\n".utf8))
+        }
+        logger.notice("Sending a snapshot of \(rdb.count) bytes to replica \(replicaName(c)) at offset \(r.masterReplOffset)")
+        replyRaw(Array("$\(rdb.count)\r\n".utf8))
+        rdb.withUnsafeBytes { replyRaw($0) }
+        attach(c, link)
+        link.snapshotBytes = rdb.count
+        logger.notice("Synchronization with replica \(replicaName(c)) succeeded")
+    }
+
+    /// Makes `c` an online replica: the stream flows to it from now on.
+    private func attach(_ c: Client, _ link: ReplicaLink) {
+        let r = replication
+        link.state = .online
+        link.ackTime = now
+        link.ackedSinceSync = false
+        link.snapshotBytes = 0
+        if !r.replicas.contains(where: { $0 === c }) { r.replicas.append(c) }
+        r.noReplicasSince = 0
+    }
+
+    /// The RDB for a full sync, shared by replicas asking before anything changes.
+    /// Returns nil when no snapshot can be made (see `replicationMakeSnapshot`).
+    private func replicationSnapshotBytes() -> [UInt8]? {
+        let r = replication
+        if let s = r.snapshot, s.dirty == dirty, s.offset == r.masterReplOffset { return s.bytes }
+        guard let bytes = replicationMakeSnapshot() else { return nil }
+        r.snapshot = (bytes, dirty, r.masterReplOffset)
+        return bytes
+    }
+
+    /// The dataset as an RDB file, with the replication id and offset the stream continues
+    /// from. (nil is kept for a build that cannot snapshot: the replica gets an error.)
+    func replicationMakeSnapshot() -> [UInt8]? {
+        let r = replication
+        return makeSnapshot(replication: (r.replid, r.masterReplOffset, max(0, r.streamDatabase)))
+    }
+
+    /// The ReplicaLink of `c`, created on first use (REPLCONF before SYNC).
+    func replicaLink(of c: Client) -> ReplicaLink {
+        if let l = c.replicaLink { return l }
+        let l = ReplicaLink()
+        c.replicaLink = l
+        return l
+    }
+
+    /// Whether `c` is an attached replica (CLIENT_SLAVE).
+    func isReplica(_ c: Client) -> Bool { c.replicaLink?.state == .online }
+
+    // MARK: ACKs and WAIT
+
+    /// REPLCONF ACK <offset> from a replica: no reply, like Redis.
+    func replicaAcknowledged(_ c: Client, _ offset: UnsafeRawBufferPointer) {
+        guard let link = c.replicaLink, link.state == .online, let n = parseInteger(offset) else { return }
+        if Int64(n) > link.ackOffset { link.ackOffset = Int64(n) }
+        link.ackTime = now
+        link.ackedSinceSync = true
+        replication.acksChanged = true
+    }
+
+    /// Replicas that acknowledged at least `offset`.
+    func replicasAcknowledging(_ offset: Int64) -> Int {
+        var n = 0
+        for c in replication.replicas where c.replicaLink?.state == .online && c.replicaLink!.ackOffset >= offset { n += 1 }
+        return n
+    }
+
+    /// WAIT numreplicas timeout: the number of replicas that acknowledged this client's
+    /// last write, once `numreplicas` did or the timeout (ms, 0 = forever) passed. Only the
+    /// caller waits: its later requests are held until the reply.
+    func waitCommand(_ a: Arguments) {
+        let r = replication
+        if r.followsMaster {
+            replyError("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.")
+            return
+        }
+        guard let wanted = integerArgument(a[1]) else { return }
+        guard let timeout = parseInteger(a[2]) else {
+            replyError("ERR timeout is not an integer or out of range")
+            return
+        }
+        if timeout < 0 {
+            replyError("ERR timeout is negative")
+            return
+        }
+        let c = client!
+        let offset = r.writeOffset(of: c.id)
+        let acks = replicasAcknowledging(offset)
+        if acks >= wanted || !canBlock {
+            replyInteger(acks)
+            return
+        }
+        let deadline: Int64 = timeout > 0 ? now + Int64(timeout) : 0
+        r.waiting.append(WaitRequest(client: c, offset: offset, numReplicas: wanted, deadline: deadline))
+        // Blocked on no key and with no deadline of its own: only ACKs and the WAIT
+        // timeout here end it, with the count as the reply (not a null on timeout).
+        blockClient(on: [], deadline: 0, args: a)
+        r.ackRequested = true
+    }
+
+    /// Answers the WAITs that have enough ACKs, or whose deadline is before `timedOutBefore`
+    /// (0: only satisfied ones), then runs the requests each one held back.
+    func replicationServeWaiters(timedOutBefore limit: Int64) {
+        let r = replication
+        var i = 0
+        while i < r.waiting.count {
+            let w = r.waiting[i]
+            if w.client.closing {
+                r.waiting.remove(at: i)
+                continue
+            }
+            let acks = replicasAcknowledging(w.offset)
+            let expired = limit > 0 && w.deadline != 0 && w.deadline <= limit
+            if acks < w.numReplicas && !expired {
+                i += 1
+                continue
+            }
+            r.waiting.remove(at: i)
+            let c = w.client
+            withReplies(to: c) { replyInteger(acks) }
+            unblock(c)
+            runHeldRequests(of: c)
+        }
+    }
+
+    // MARK: periodic work
+
+    /// Called from the engine's cron (hz times a second): WAIT timeouts and replica output
+    /// limits at every call, the rest once a second like Redis's replicationCron.
+    func replicationCron() {
+        let r = replication
+        if !r.waiting.isEmpty { replicationServeWaiters(timedOutBefore: now) }
+        if !r.replicas.isEmpty { enforceReplicaOutputLimits() }
+        if let b = r.backlog, b.capacity != config.replBacklogSize {
+            replicationFlushStream()   // CONFIG SET repl-backlog-size
+            b.resize(to: config.replBacklogSize)
+        }
+        let mono = monotonicMilliseconds()
+        if mono - r.lastCron >= 1000 {
+            r.lastCron = mono
+            if !r.replicas.isEmpty && mono - r.lastPing >= Int64(config.replPingReplicaPeriod) * 1000 {
+                r.lastPing = mono
+                replicationFeedInternal(["PING"])
+            }
+            disconnectTimedOutReplicas()
+            if r.replicas.isEmpty, r.backlog != nil, !r.followsMaster, config.replBacklogTTL > 0,
+               r.noReplicasSince > 0, mono - r.noReplicasSince >= Int64(config.replBacklogTTL) * 1000 {
+                // With no replica for that long nobody can continue from the backlog: free
+                // it, and start a new history so nobody continues from stale offsets.
+                r.backlog = nil
+                r.pending.clear()
+                r.replid = newReplicationID()
+                r.replid2 = String(repeating: "0", count: 40)
+                r.secondReplOffset = -1
+                logger.notice("Replication backlog freed after \(config.replBacklogTTL) seconds without connected replicas.")
+            }
+            if let s = r.snapshot, s.dirty != dirty || s.offset != r.masterReplOffset { r.snapshot = nil }
+        }
+        replicationBatchEnd()
+    }
+
+    /// Replicas silent for longer than repl-timeout are dropped (SYNC-only ones never ACK).
+    private func disconnectTimedOutReplicas() {
+        let limit = Int64(config.replTimeout) * 1000
+        for c in replication.replicas where !c.closing {
+            guard let link = c.replicaLink, link.state == .online, !link.prePSYNC else { continue }
+            if now - link.ackTime > limit {
+                logger.warning("Disconnecting timedout replica (streaming sync): \(replicaName(c))")
+                c.closing = true
+                staging[c.reactor].control(kind: ReplyRecord.closeNow, token: c.token)
+            }
+        }
+    }
+
+    /// client-output-buffer-limit replica: a replica whose unsent stream passed the hard
+    /// limit, or stayed above the soft one too long, is disconnected (it will resync).
+    /// Until it acknowledges, the snapshot it may still be receiving sits in the same
+    /// output and is not counted.
+    private func enforceReplicaOutputLimits() {
+        let (hard, soft, seconds) = config.outputLimits(forClass: "slave")
+        if hard == 0 && soft == 0 { return }
+        let mono = monotonicMilliseconds()
+        for c in replication.replicas where !c.closing {
+            guard let link = c.replicaLink else { continue }
+            let buffered = channels[c.reactor].slotStats[c.slot].outputBuffered.load(ordering: .relaxed)
+            let size = link.ackedSinceSync ? buffered : max(0, buffered - link.snapshotBytes)
+            var over = hard > 0 && size >= hard
+            if !over && soft > 0 && size >= soft {
+                if link.softLimitSince == 0 {
+                    link.softLimitSince = mono
+                } else if mono - link.softLimitSince > Int64(seconds) * 1000 {
+                    over = true
+                }
+            } else {
+                link.softLimitSince = 0
+            }
+            if over {
+                logger.warning("Client id=\(c.id) addr=\(c.peerAddress) (replica \(replicaName(c))) closed for overcoming of output buffer limits.")
+                _ = settings.clientsClosedForOutputLimit.add(1, ordering: .relaxed)
+                c.closing = true
+                staging[c.reactor].control(kind: ReplyRecord.closeNow, token: c.token)
+            }
+        }
+    }
+}
