@@ -138,7 +138,7 @@ CASES = {
     ],
     "readgroup_flow": fill(5) + [
         ("XGROUP", "CREATE", "s", "g", "0"),
-        ("XREADGROUP", "GROUP", "g", "alice", "COUNT", "2", "STREAMS", "s", ">"),
+        ("XREADGROUP", "GROUP", "g", "alice", "COUNT", "3", "STREAMS", "s", ">"),
         ("XREADGROUP", "GROUP", "g", "bob", "COUNT", "1", "STREAMS", "s", ">"),
         ("XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", "0"),
         ("XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", "1-1"),
@@ -676,3 +676,62 @@ def test_streams_random_sequences(server, reference, seed):
 @pytest.mark.parametrize("seed", range(100, 108))
 def test_streams_random_sequences_resp3(server, reference, seed):
     compare_resp3(server, reference, random_steps(seed))
+
+
+# --- what replicas receive ----------------------------------------------------------------
+
+STREAM_REPLICATION_SCRIPT = [
+    ("XADD", "s", "5-*", "f", "v"), ("XADD", "s", "5-*", "f", "v"), ("XADD", "s", "9-1", "f", "v"),
+    ("XADD", "s", "*", "f", "v"), ("XADD", "s", "*", "f", "v"), ("XADD", "s", "*", "f", "v"),
+] + [("XADD", "big", "%d-1" % i, "f", "v") for i in range(1, 260)] + [
+    ("XADD", "big", "MAXLEN", "~", "120", "300-1", "f", "v"),
+    ("XADD", "big", "MINID", "~", "250", "LIMIT", "100", "301-1", "f", "v"),
+    ("XTRIM", "big", "MAXLEN", "~", "10"), ("XTRIM", "big", "MAXLEN", "~", "100000"), ("XTRIM", "big", "MAXLEN", "5"),
+    ("XGROUP", "CREATE", "s", "g", "0"), ("XGROUP", "CREATECONSUMER", "s", "g", "idle"),
+    ("XREADGROUP", "GROUP", "g", "alice", "COUNT", "3", "STREAMS", "s", ">"),
+    ("XREADGROUP", "GROUP", "g", "bob", "NOACK", "STREAMS", "s", ">"),
+    ("XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", "0"),
+    ("XCLAIM", "s", "g", "carol", "0", "5-0", "TIME", "1700000000000", "RETRYCOUNT", "3"),
+    ("XCLAIM", "s", "g", "carol", "0", "9-9", "LASTID", "20-0", "JUSTID"),
+    ("XDEL", "s", "5-0"), ("XAUTOCLAIM", "s", "g", "dave", "0", "0", "JUSTID"),
+    ("XACK", "s", "g", "9-1", "1-1"), ("XGROUP", "SETID", "s", "g", "0", "ENTRIESREAD", "0"),
+    ("XGROUP", "DELCONSUMER", "s", "g", "idle"), ("XGROUP", "DESTROY", "s", "g"),
+    ("XSETID", "s", "99999999999999-0"), ("XREAD", "STREAMS", "s", "0"), ("XADD", "s", "NOMKSTREAM", "*", "a", "b"),
+    ("XADD", "nokey", "NOMKSTREAM", "*", "a", "b"),
+]
+
+
+def test_replicas_receive_what_redis_sends_for_streams():
+    from test_replication_master import RawReplica, normalized
+    from conftest import Server, _server_cmd, _reference_cmd
+
+    def stream_of(template, name):
+        srv = Server(template, name).start()
+        try:
+            replica = RawReplica(srv.port)
+            with RawConn(srv.port) as c:
+                for cmd in STREAM_REPLICATION_SCRIPT:
+                    c.call(*cmd)
+            cmds = normalized(replica.commands())
+            replica.close()
+        finally:
+            srv.stop()
+        now_ms = time.time() * 1000
+        out = []
+        for cmd in cmds:
+            words = []
+            for i, w in enumerate(cmd):
+                if re.match(r"^\d{13}-\d+$", w):
+                    w = "<id>"
+                elif i > 0 and cmd[i - 1] == "TIME" and w != "1700000000000":
+                    assert abs(int(w) - now_ms) < 60000, cmd
+                    w = "<time>"
+                words.append(w)
+            out.append(words)
+        return out
+
+    theirs = stream_of(_reference_cmd(), "reference")
+    ours = stream_of(_server_cmd(), "server")
+    assert ours == theirs
+    assert ["XADD", "s", "<id>", "f", "v"] in ours and ["XADD", "s", "5-1", "f", "v"] in ours
+    assert ["XADD", "big", "MAXLEN", "=", "160", "300-1", "f", "v"] in ours

@@ -142,6 +142,8 @@ extension Engine {
         @inline(__always) func arg(_ i: Int) -> UnsafeRawBufferPointer {
             i == r0.0 ? r0.1 : (i == r1.0 ? r1.1 : (i == r2.0 ? r2.1 : a[i]))
         }
+        propagationReplaced = true
+        guard replication.feedsWrites else { return }
         var total = 4 + 8 * a.count
         for i in 0..<a.count { total += arg(i).count }
         if total > rewriteCapacity {
@@ -159,7 +161,6 @@ extension Engine {
             if v.count > 0 { (p + offset).copyMemory(from: v.baseAddress!, byteCount: v.count) }
             offset += v.count
         }
-        propagationReplaced = true
         propagate(Arguments(encoding: UnsafeRawPointer(p)))
     }
 
@@ -655,12 +656,13 @@ extension Engine {
                 }
             }
             if isGroup {
-                for k in createdConsumers.reversed() {
+                // Redis sends a consumer's creation only under NOACK: otherwise the XCLAIMs
+                // of its deliveries create it on the replica.
+                for k in createdConsumers.reversed() where noAck {
                     propagations.insert([Array("XGROUP".utf8), Array("CREATECONSUMER".utf8), Array(a[streamsArg + k]),
                                          Array(a[groupNameIndex]), Array(a[groupNameIndex + 1])], at: 0)
                 }
-                for p in propagations { propagateInstead(p) }
-                if propagations.isEmpty { propagationReplaced = true }
+                propagateAll(propagations)
             }
             return
         }
@@ -728,10 +730,24 @@ extension Engine {
             left -= 1
             return left > 0
         }
-        if advanced {
+        // Redis 7.0 sends the group's new last ID on its own only under NOACK; otherwise
+        // each XCLAIM's LASTID carries it.
+        if advanced && noAck {
             propagations.append([Array("XGROUP".utf8), Array("SETID".utf8), Array(key), Array(groupName),
                                  g.lastID.bytes, Array("ENTRIESREAD".utf8), Array(String(g.entriesRead).utf8)])
         }
+    }
+
+    /// Sends a command's rewrites to replicas instead of the command (nothing when empty):
+    /// several go out as one MULTI ... EXEC block, as Redis wraps a command's propagated
+    /// commands (a transaction being run already wraps them).
+    func propagateAll(_ commands: [[[UInt8]]]) {
+        propagationReplaced = true
+        guard replication.feedsWrites else { return }
+        let wrap = commands.count > 1 && !transactions.executingTransaction
+        if wrap { propagateInstead([Array("MULTI".utf8)]) }
+        for c in commands { propagateInstead(c) }
+        if wrap { propagateInstead([Array("EXEC".utf8)]) }
     }
 
     /// XCLAIM key group consumer 0 id TIME t RETRYCOUNT n FORCE JUSTID LASTID last: the
