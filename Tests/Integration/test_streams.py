@@ -735,3 +735,26 @@ def test_replicas_receive_what_redis_sends_for_streams():
     assert ours == theirs
     assert ["XADD", "s", "<id>", "f", "v"] in ours and ["XADD", "s", "5-1", "f", "v"] in ours
     assert ["XADD", "big", "MAXLEN", "=", "160", "300-1", "f", "v"] in ours
+
+
+def test_replicas_receive_what_redis_sends_for_a_woken_xreadgroup():
+    from test_replication_master import RawReplica, normalized
+    from conftest import Server, _server_cmd, _reference_cmd
+
+    def stream_of(template, name):
+        srv = Server(template, name).start()
+        try:
+            replica = RawReplica(srv.port)
+            with RawConn(srv.port) as c, RawConn(srv.port) as b:
+                c.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+                b.send(encode("XREADGROUP", "GROUP", "g", "c", "BLOCK", "5000", "STREAMS", "s", ">"))
+                time.sleep(0.2)
+                c.call("XADD", "s", "1-1", "f", "v")
+                assert parse(b.read_reply()) == [[b"s", [[b"1-1", [b"f", b"v"]]]]]
+            cmds = normalized(replica.commands())
+            replica.close()
+        finally:
+            srv.stop()
+        return [[re.sub(r"^\d{13}$", "<time>", w) for w in cmd] for cmd in cmds]
+
+    assert stream_of(_server_cmd(), "server") == stream_of(_reference_cmd(), "reference")
