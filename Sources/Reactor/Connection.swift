@@ -1,7 +1,10 @@
+import CURing
+import Glibc
+
 /// The state a reactor keeps per client connection. Lives in the reactor's slot table and
 /// is touched only by that reactor's thread.
 struct Connection {
-    enum State: UInt8 { case free, open, closing }
+    enum State: UInt8 { case free, connecting, open, closing }
 
     var fd: Int32 = -1
     var generation: UInt32 = 1
@@ -29,6 +32,13 @@ struct Connection {
     /// Replies that arrived while a send was in flight.
     var pending = ByteBuffer()
     var parser: RequestParser?
+    /// An outbound connection: input goes to the engine as raw bytes, not parsed requests.
+    var raw = false
+    /// While connecting: the engine's request id, the peer address and the connect timeout,
+    /// kept here because the kernel reads the last two after the SQE is queued.
+    var connectRequest: UInt64 = 0
+    var connectAddress = sockaddr_in()
+    var connectTimeout = __kernel_timespec()
     /// When the output first exceeded the soft limit (ms), or 0.
     var softLimitSince: Int64 = 0
     /// Which client-output-buffer-limit class applies (`OutputLimitClass`).
@@ -45,7 +55,7 @@ struct Connection {
 
 /// What a reactor's io_uring operations are; packed into the top byte of `user_data`.
 enum Operation: UInt8 {
-    case accept = 1, recv, send, cancel, close, wake, adopt, messageSent
+    case accept = 1, recv, send, cancel, close, wake, adopt, messageSent, connect, connectTimeout
 }
 
 /// `user_data` layout: operation (8 bits) | generation (24 bits) | slot (32 bits).

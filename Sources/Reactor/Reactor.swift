@@ -169,7 +169,8 @@ public final class Reactor: @unchecked Sendable {
         case .messageSent:
             // Handing a connection to another reactor failed: nobody owns the fd but us.
             if res < 0 { Glibc.close(Int32(slot(of: userData))) }
-        case .cancel: break
+        case .connect: onConnect(slot: slot(of: userData), res: res)
+        case .cancel, .connectTimeout: break
         }
     }
 
@@ -298,6 +299,10 @@ public final class Reactor: @unchecked Sendable {
             stall(slot: slot)
             return
         }
+        if c.pointee.raw {
+            forwardRaw(slot: slot)
+            return
+        }
         guard c.pointee.input.readable > 0, let parser = c.pointee.parser else { return }
         var sink = RequestSink(ring: channel.requests, token: token(slot))
         let outcome = parser.parse(c.pointee.input.readableBytes, into: &sink)
@@ -369,6 +374,110 @@ public final class Reactor: @unchecked Sendable {
         rearm.removeAll(keepingCapacity: true)
     }
 
+    // MARK: outbound connections
+
+    /// Opens the TCP connection a `ReplyRecord.connect` asks for: a slot, a non-blocking
+    /// socket, and an io_uring connect linked to a timeout, so an unanswered SYN costs the
+    /// engine nothing but a `connectFailed` record later.
+    private func startConnect(_ payload: UnsafeRawBufferPointer) {
+        let request = payload.load(as: UInt64.self)
+        let address = payload.load(fromByteOffset: 8, as: UInt32.self)
+        let port = payload.load(fromByteOffset: 12, as: UInt16.self)
+        let timeoutMs = payload.load(fromByteOffset: 16, as: UInt32.self)
+        guard freeHead >= 0 else {
+            connectFailed(request: request, errno: EMFILE)
+            return
+        }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else {
+            connectFailed(request: request, errno: errno)
+            return
+        }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        let slot = Int(freeHead)
+        freeHead = conns[slot].nextFree
+        let c = conns + slot
+        c.pointee.fd = fd
+        c.pointee.state = .connecting
+        c.pointee.raw = true
+        c.pointee.connectRequest = request
+        c.pointee.connectAddress = sockaddr_in()
+        c.pointee.connectAddress.sin_family = sa_family_t(AF_INET)
+        c.pointee.connectAddress.sin_port = port.bigEndian
+        c.pointee.connectAddress.sin_addr.s_addr = address
+        c.pointee.connectTimeout = __kernel_timespec(tv_sec: Int64(timeoutMs / 1000), tv_nsec: Int64(timeoutMs % 1000) * 1_000_000)
+        // The connect and its timeout must be adjacent in one submission to stay linked.
+        if io_uring_sq_space_left(io.ring) < 2 { _ = io_uring_submit(io.ring) }
+        let s = io.sqe()
+        withUnsafeMutablePointer(to: &c.pointee.connectAddress) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                io_uring_prep_connect(s, fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        s.pointee.flags |= curing_sqe_io_link
+        io_uring_sqe_set_data64(s, packUserData(.connect, slot: slot, generation: c.pointee.generation))
+        let t = io.sqe()
+        io_uring_prep_link_timeout(t, &c.pointee.connectTimeout, 0)
+        io_uring_sqe_set_data64(t, packUserData(.connectTimeout, slot: slot, generation: 0))
+    }
+
+    /// The connect finished: report the connection like an accepted one (it counts in
+    /// connected clients) and start receiving, or report the failure and free the slot.
+    private func onConnect(slot: Int, res: Int32) {
+        let c = conns + slot
+        guard c.pointee.state == .connecting else { return }
+        let request = c.pointee.connectRequest
+        if res < 0 {
+            connectFailed(request: request, errno: res == -ECANCELED ? ETIMEDOUT : -res)
+            Glibc.close(c.pointee.fd)
+            let nextGeneration = (c.pointee.generation &+ 1) & 0xFF_FFFF
+            c.pointee = Connection()
+            c.pointee.generation = nextGeneration == 0 ? 1 : nextGeneration
+            c.pointee.nextFree = freeHead
+            freeHead = Int32(slot)
+            return
+        }
+        _ = settings.connectedClients.add(1, ordering: .relaxed)
+        c.pointee.state = .open
+        let fd = c.pointee.fd
+        let peer = Array(formatAddress(fd: fd, peer: true).utf8)
+        let local = Array(formatAddress(fd: fd, peer: false).utf8)
+        var bytes: [UInt8] = []
+        withUnsafeBytes(of: request.littleEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: fd.littleEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt16(peer.count).littleEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt16(local.count).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: peer)
+        bytes.append(contentsOf: local)
+        emitControl(kind: RequestRecord.connected, token: token(slot), bytes: bytes)
+        armReceive(slot: slot)
+    }
+
+    private func connectFailed(request: UInt64, errno code: Int32) {
+        var bytes: [UInt8] = []
+        withUnsafeBytes(of: code.littleEndian) { bytes.append(contentsOf: $0) }
+        emitControl(kind: RequestRecord.connectFailed, token: request, bytes: bytes)
+    }
+
+    /// Hands an outbound connection's input to the engine as it came, in record-sized
+    /// chunks; stalls like a parsed connection when the request ring is full.
+    private func forwardRaw(slot: Int) {
+        let c = conns + slot
+        let chunkMax = channel.requests.maxPayload - 8
+        while c.pointee.input.readable > 0 {
+            let n = Swift.min(c.pointee.input.readable, chunkMax)
+            guard let p = channel.requests.reserve(kind: RequestRecord.rawInput, payloadLength: 8 + n) else {
+                stall(slot: slot)
+                break
+            }
+            p.storeBytes(of: token(slot), as: UInt64.self)
+            (p + 8).copyMemory(from: c.pointee.input.readPointer, byteCount: n)
+            c.pointee.input.consume(n)
+        }
+        channel.slotStats[slot].inputBuffered.store(c.pointee.input.readable, ordering: .relaxed)
+    }
+
     // MARK: the request ring
 
     /// Sends an open/close/error record, or queues it when the ring is full.
@@ -407,6 +516,11 @@ public final class Reactor: @unchecked Sendable {
         let congestion = options.congestedOutputAbove
         while let (kind, payload) = ring.peek() {
             consumed = true
+            if kind == ReplyRecord.connect {
+                startConnect(payload)
+                ring.advance()
+                continue
+            }
             let tok = ConnectionToken(raw: payload.load(as: UInt64.self))
             let slot = tok.slot
             if slot < slotCapacity && conns[slot].state == .open && conns[slot].generation == tok.generation {

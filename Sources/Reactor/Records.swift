@@ -20,6 +20,15 @@ public enum RequestRecord {
     /// token: the connection's unsent output, which had passed `ReactorOptions`'s
     /// congestion threshold, drained: requests the engine held back for it may run.
     public static let outputDrained: UInt32 = 6
+    /// token, request id (UInt64), then the `open` payload (fd, address lengths,
+    /// addresses): an outbound connection asked for with `ReplyRecord.connect` is up. Its
+    /// input arrives as `rawInput` records, never parsed.
+    public static let connected: UInt32 = 7
+    /// request id (UInt64, where the token would be), errno (Int32): the outbound
+    /// connection could not be made (refused, unreachable, timed out, no free slot).
+    public static let connectFailed: UInt32 = 8
+    /// token, then bytes received on an outbound connection, as they came.
+    public static let rawInput: UInt32 = 9
 }
 
 public enum ReplyRecord {
@@ -34,6 +43,10 @@ public enum ReplyRecord {
     public static let limitClassNormal: UInt32 = 4
     public static let limitClassReplica: UInt32 = 5
     public static let limitClassPubSub: UInt32 = 6
+    /// request id (UInt64, where the token would be), IPv4 address (UInt32, network
+    /// order), port (UInt16), padding (UInt16), timeout in ms (UInt32): open an outbound
+    /// TCP connection; answered by `RequestRecord.connected` or `connectFailed`.
+    public static let connect: UInt32 = 7
 }
 
 /// Identifies one connection: the reactor-local slot and its generation, so that replies

@@ -58,6 +58,7 @@ final class CommandTable {
             streamCommands,
             transactionCommands,
             pubsubCommands,
+            replicaofCommands,
             replicationCommands,
         ] {
             for (name, h) in family {
@@ -138,6 +139,12 @@ final class CommandTable {
         // min-replicas-to-write: writes need enough replicas that acknowledged recently.
         if e.config.minReplicasToWrite > 0 && cmd.flags.contains(.write) && !e.hasEnoughGoodReplicas {
             e.rejectCommand(cmd, Array("NOREPLICAS Not enough good replicas to write.".utf8), isExec: cmd.isExec)
+            return
+        }
+        // A read-only replica takes writes from its master only (inside MULTI this also
+        // dooms the EXEC, as in Redis).
+        if cmd.flags.contains(.write), let link = e.replication.master, link.client !== e.client, e.config.replicaReadOnly {
+            e.rejectCommand(cmd, Array("READONLY You can't write against a read only replica.".utf8), isExec: cmd.isExec)
             return
         }
         let c = e.client!

@@ -8,6 +8,9 @@ final class Database {
     /// Told of every key deleted because it expired, before it goes (propagation as DEL,
     /// WATCH). Set by the engine that owns this database.
     var onExpired: (UnsafeRawBufferPointer, Int) -> Void = { _, _ in }
+    /// What a lookup does with an expired key. A replica never deletes one itself: its
+    /// clients see it missing, the master's stream still sees it, until the master's DEL.
+    var expiredKeys = ExpiredKeyPolicy.delete
 
     init(index: Int) { self.index = index }
 
@@ -18,6 +21,7 @@ final class Database {
         guard let link = table.find(key, hash: hash) else { return nil }
         let e = Entry(link.pointee!)
         if e.isVolatile && e.expireAt < now {   // Redis: expired once now > when
+            if expiredKeys != .delete { return expiredKeys == .keep ? link : nil }
             onExpired(e.key, index)
             table.remove(at: link)
             return nil
@@ -50,6 +54,16 @@ final class Database {
         }
         return (n, live > 0 ? sum / Int64(live) : 0)
     }
+}
+
+/// How `Database.lookup` treats an expired key (see `Database.expiredKeys`).
+enum ExpiredKeyPolicy: UInt8 {
+    /// A master: delete it and report it missing.
+    case delete
+    /// A replica serving its clients: report it missing, keep it.
+    case hide
+    /// A replica applying its master's stream: the key is still there.
+    case keep
 }
 
 /// Counters behind INFO stats.

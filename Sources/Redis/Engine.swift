@@ -173,9 +173,11 @@ public final class Engine: @unchecked Sendable {
                 let base = payload.baseAddress!
                 let token = base.load(as: UInt64.self)
                 switch kind {
+                // A replica's output is the stream and often congested; its REPLCONF ACKs
+                // still run at once, or WAIT and repl-timeout would see it silent.
                 case RequestRecord.request:
                     if let c = clientsBySlot[r][ConnectionToken(raw: token).slot], c.token == token, !c.closing {
-                        if c.isHoldingRequests || congested[c.slot].load(ordering: .relaxed) {
+                        if c.isHoldingRequests || (congested[c.slot].load(ordering: .relaxed) && c.replicaLink == nil) {
                             c.heldRequests.append(OwnedArguments(Arguments(encoding: base + 8)))
                         } else {
                             st.pointee.open(token: token)
@@ -185,7 +187,7 @@ public final class Engine: @unchecked Sendable {
                 case RequestRecord.requestOutOfLine:
                     let block = UnsafeMutableRawPointer(bitPattern: UInt(base.load(fromByteOffset: 8, as: UInt64.self)))!
                     if let c = clientsBySlot[r][ConnectionToken(raw: token).slot], c.token == token, !c.closing {
-                        if c.isHoldingRequests || congested[c.slot].load(ordering: .relaxed) {
+                        if c.isHoldingRequests || (congested[c.slot].load(ordering: .relaxed) && c.replicaLink == nil) {
                             c.heldRequests.append(OwnedArguments(Arguments(encoding: UnsafeRawPointer(block))))
                         } else {
                             st.pointee.open(token: token)
@@ -201,6 +203,15 @@ public final class Engine: @unchecked Sendable {
                     if let c = clientsBySlot[r][ConnectionToken(raw: token).slot], c.token == token {
                         resumeHeldRequests(c)
                     }
+                case RequestRecord.rawInput:
+                    if let c = clientsBySlot[r][ConnectionToken(raw: token).slot], c.token == token, !c.closing {
+                        masterInput(c, UnsafeRawBufferPointer(rebasing: payload[8...]))
+                        out = st
+                    }
+                case RequestRecord.connected:
+                    masterConnected(reactor: r, token: token, payload: UnsafeRawBufferPointer(rebasing: payload[8...]))
+                case RequestRecord.connectFailed:
+                    masterConnectFailed(request: token, errno: base.load(fromByteOffset: 8, as: Int32.self))
                 case RequestRecord.protocolError:
                     if let c = clientsBySlot[r][ConnectionToken(raw: token).slot], c.token == token {
                         st.pointee.open(token: token)
@@ -223,7 +234,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Moves staged replies into the reactor's ring and wakes it if it sleeps.
-    private func flushReplies(reactor r: Int) {
+    func flushReplies(reactor r: Int) {
         let ring = channels[r].replies
         if staging[r].flush(into: ring) {
             ring.publish()
@@ -291,6 +302,7 @@ public final class Engine: @unchecked Sendable {
         } else if replication.tracksClients {
             replicationForgetClient(c)
         }
+        if replication.master?.client === c { masterClientClosed(c) }
         c.heldRequests.removeAll()
     }
 
@@ -317,8 +329,9 @@ public final class Engine: @unchecked Sendable {
     /// and the instantaneous-ops samples.
     private func cron() {
         now = wallClockMilliseconds()
-        if activeExpireEnabled { activeExpireCycle() }
+        if activeExpireEnabled && replication.master == nil { activeExpireCycle() }   // a replica waits for DELs
         persistenceCron()
+        replicaCron()
         for d in databases {
             d.table.shrinkIfSparse()
             if d.table.isRehashing { d.table.rehashFor(microseconds: 1000) }

@@ -38,7 +38,7 @@ public struct RedisLogHandler: LogHandler {
         strftime(&buf, 64, "%d %b %Y %H:%M:%S", &t)
         let ms = ts.tv_nsec / 1_000_000
         let msText = ms < 10 ? "00\(ms)" : ms < 100 ? "0\(ms)" : "\(ms)"
-        sink.write("\(getpid()):M \(String(cString: buf)).\(msText) \(mark) \(message)\n")
+        sink.write("\(getpid()):\(Character(Unicode.Scalar(logRoleCharacter.load(ordering: .relaxed)))) \(String(cString: buf)).\(msText) \(mark) \(message)\n")
     }
 }
 

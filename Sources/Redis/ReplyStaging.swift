@@ -53,15 +53,17 @@ struct ReplyStaging {
     /// Stages a control record (close after write, close now) for `token`.
     /// A data record being written (the running command's) is continued after it, so a
     /// command may close another connection mid-reply.
-    mutating func control(kind: UInt32, token: UInt64) {
+    /// `payload` follows the token in the ring record (an outbound connect's address).
+    mutating func control(kind: UInt32, token: UInt64, payload: [UInt8] = []) {
         let interrupted = openRecord >= 0 ? openToken : nil
         closeRecord()
-        buffer.ensureWritable(ReplyStaging.headerSize)
+        buffer.ensureWritable(ReplyStaging.headerSize + payload.count)
         let p = buffer.writePointer
         p.storeBytes(of: token, as: UInt64.self)
-        p.storeBytes(of: 0 as UInt32, toByteOffset: 8, as: UInt32.self)
+        p.storeBytes(of: UInt32(payload.count), toByteOffset: 8, as: UInt32.self)
         p.storeBytes(of: kind, toByteOffset: 12, as: UInt32.self)
-        buffer.commitWritten(ReplyStaging.headerSize)
+        payload.withUnsafeBytes { if $0.count > 0 { (p + ReplyStaging.headerSize).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+        buffer.commitWritten(ReplyStaging.headerSize + payload.count)
         if let t = interrupted { open(token: t) }
     }
 
@@ -86,8 +88,9 @@ struct ReplyStaging {
                     moved = true
                 }
             } else {
-                guard let p = ring.reserve(kind: kind, payloadLength: 8) else { return finish(moved) }
+                guard let p = ring.reserve(kind: kind, payloadLength: 8 + length) else { return finish(moved) }
                 p.storeBytes(of: token, as: UInt64.self)
+                if length > 0 { (p + 8).copyMemory(from: h + ReplyStaging.headerSize, byteCount: length) }
                 moved = true
             }
             buffer.reader += ReplyStaging.headerSize + length

@@ -59,6 +59,7 @@ public enum Server {
         group.start()
         installSignalHandlers()
         logger.notice("Ready to accept connections tcp")
+        engine.startReplicationFromConfig()
         engine.run()
     }
 

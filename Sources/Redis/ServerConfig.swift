@@ -12,6 +12,9 @@ public final class ServerConfig: @unchecked Sendable {
     public var logfile = ""
     public var reactors = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) - 1)
     public var replicaof: (host: String, port: Int)?
+    public var replicaReadOnly = true
+    public var replicaPriority = 100
+    public var replicaAnnounced = true
     /// Redis 7.0's default save points; `save ""` (or `--save ''`) turns them off.
     public var save = "3600 1 300 100 60 10000"
     public var rdbcompression = true
@@ -144,8 +147,9 @@ struct ConfigParameter {
         })
     }
 
-    static func boolean(_ name: String, mutable: Bool = true, _ key: ReferenceWritableKeyPath<ServerConfig, Bool>) -> ConfigParameter {
-        ConfigParameter(name: name, alias: nil, mutable: mutable, get: { $0[keyPath: key] ? "yes" : "no" }, set: { c, args in
+    static func boolean(_ name: String, alias: String? = nil, mutable: Bool = true,
+                        _ key: ReferenceWritableKeyPath<ServerConfig, Bool>) -> ConfigParameter {
+        ConfigParameter(name: name, alias: alias, mutable: mutable, get: { $0[keyPath: key] ? "yes" : "no" }, set: { c, args in
             guard args.count == 1 else { return "wrong number of arguments" }
             switch args[0].lowercased() {
             case "yes": c[keyPath: key] = true
@@ -177,7 +181,9 @@ struct ConfigParameter {
         integer("reactors", mutable: false, min: 1, max: 64, \.reactors),
         ConfigParameter(name: "replicaof", alias: "slaveof", mutable: false, get: { c in
             c.replicaof.map { "\($0.host) \($0.port)" } ?? ""
-        }, set: { c, args in
+ }, set: { c, args in
+            // "--replicaof 'host port'" arrives as one argument.
+            let args = args.count == 1 ? args[0].split(separator: " ").map(String.init) : args
             guard args.count == 2 else { return "wrong number of arguments" }
             if args[0].lowercased() == "no" && args[1].lowercased() == "one" { c.replicaof = nil; return nil }
             guard let p = Int(args[1]), p > 0, p < 65536 else { return "Invalid master port" }
@@ -256,6 +262,9 @@ struct ConfigParameter {
         integer("repl-timeout", min: 1, max: Int(Int32.max), \.replTimeout),
         integer("min-replicas-to-write", alias: "min-slaves-to-write", max: Int(Int32.max), \.minReplicasToWrite),
         integer("min-replicas-max-lag", alias: "min-slaves-max-lag", max: Int(Int32.max), \.minReplicasMaxLag),
+        boolean("replica-read-only", alias: "slave-read-only", \.replicaReadOnly),
+        integer("replica-priority", alias: "slave-priority", max: Int(Int32.max), \.replicaPriority),
+        boolean("replica-announced", \.replicaAnnounced),
     ]
 
     /// The parameters whose names match a CONFIG GET pattern, in table order.

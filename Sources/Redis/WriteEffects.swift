@@ -70,7 +70,8 @@ extension Engine {
     @inline(__always)
     func feedReplication(_ args: Arguments, database: Int) {
         if transactions.executingTransaction {
-            transactions.pendingPropagation.append((database, OwnedArguments(args)))
+            // Nothing is fed without a backlog: copy nothing then.
+            if replication.feedsWrites { transactions.pendingPropagation.append((database, OwnedArguments(args))) }
             return
         }
         replicationFeed(args, database: database)

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import Server, _server_cmd
+from conftest import Server, _server_cmd, is_redis_server
 from resp import RawConn, encode, parse
 
 
@@ -142,15 +142,18 @@ def test_pubsub_channels_numsub_numpat(server, reference):
 
 def test_client_list_shows_subscriptions(server):
     with server.conn() as a, server.conn() as q:
+        a_id, q_id = parse(a.call("CLIENT", "ID")), parse(q.call("CLIENT", "ID"))
         a.send(encode("SUBSCRIBE", "c1", "c2"))
         a.read_replies(2)
         a.send(encode("PSUBSCRIBE", "p*"))
         a.read_replies(1)
-        lines = parse(q.call("CLIENT", "LIST", "TYPE", "pubsub")).decode().splitlines()
+        lines = [l for l in parse(q.call("CLIENT", "LIST", "TYPE", "pubsub")).decode().splitlines()
+                 if l.startswith("id=%d " % a_id)]
         assert len(lines) == 1
         assert " flags=P " in lines[0] and " sub=2 psub=1 " in lines[0]
-        assert parse(q.call("CLIENT", "LIST", "TYPE", "normal")).decode().count("\n") == 1
-        assert q.call("CLIENT", "KILL", "TYPE", "pubsub") == b":1\r\n"
+        normal = parse(q.call("CLIENT", "LIST", "TYPE", "normal")).decode()
+        assert "id=%d " % q_id in normal and "id=%d " % a_id not in normal
+        assert q.call("CLIENT", "KILL", "ID", str(a_id)) == b":1\r\n"
         assert a.read_until_close() == b""
         time.sleep(0.1)
         # The killed subscriber is gone from the channels.
@@ -173,7 +176,10 @@ def test_closed_subscriber_is_forgotten(server):
 
 @pytest.fixture(scope="module")
 def two_reactor_server():
-    srv = Server(_server_cmd() + " --reactors 2", "server").start()
+    cmd = _server_cmd()
+    if not is_redis_server(cmd.split()):   # redis-server has no --reactors
+        cmd += " --reactors 2"
+    srv = Server(cmd, "server").start()
     yield srv
     srv.stop()
 
@@ -239,3 +245,13 @@ def test_pubsub_soft_limit_config_roundtrip(server):
         got = parse(c.call("CONFIG", "GET", "client-output-buffer-limit"))
         assert got[1] == b"normal 0 0 0 slave 314572800 104857600 90 pubsub 10485760 5242880 30"
         c.call("CONFIG", "SET", "client-output-buffer-limit", "slave 256mb 64mb 60 pubsub 32mb 8mb 60")
+
+
+def test_client_kill_type_pubsub(server):
+    with server.conn() as a, server.conn() as q:
+        a.call("PSUBSCRIBE", "k*")
+        killed = parse(q.call("CLIENT", "KILL", "TYPE", "pubsub"))
+        assert killed >= 1
+        assert a.read_until_close() == b""
+        # The killer itself is a normal client and still works.
+        assert q.call("PING") == b"+PONG\r\n"

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from resp import RawConn, encode, parse
+from test_replication_master import servers  # noqa: F401  (fixture)
 
 
 def run_script(srv, steps, connections=2):
@@ -181,13 +182,14 @@ def test_pipelined_transaction(server, reference):
 
 def test_queued_state_in_client_list(server):
     with server.conn() as c:
+        my_id = parse(c.call("CLIENT", "ID"))
         assert c.call("MULTI") == b"+OK\r\n"
         assert c.call("SET", "a", "1") == b"+QUEUED\r\n"
         assert c.call("GET", "a") == b"+QUEUED\r\n"
         c.call("CLIENT", "INFO")   # queued too
         with server.conn() as d:
             listing = parse(d.call("CLIENT", "LIST")).decode()
-        line = [l for l in listing.splitlines() if "multi=" in l and " multi=-1 " not in l]
+        line = [l for l in listing.splitlines() if l.startswith("id=%d " % my_id)]
         assert len(line) == 1 and " flags=x " in line[0] and " multi=3 " in line[0]
         assert c.call("DISCARD") == b"+OK\r\n"
         assert c.call("WATCH", "w") == b"+OK\r\n"
@@ -216,3 +218,26 @@ def test_blocking_pop_inside_exec_does_not_block(server):
         if c.call("BLPOP", "nolist", "0") != b"+QUEUED\r\n":
             pytest.skip("BLPOP is not implemented on this branch")
         assert c.call("EXEC") == b"*1\r\n*-1\r\n"
+
+
+# What replicas receive for transactions: a single write as it is, several inside
+# MULTI ... EXEC, nothing for a transaction without writes, PUBLISH forwarded.
+PROPAGATION_SCRIPT = [
+    ("MULTI",), ("SET", "a", "1"), ("EXEC",),
+    ("MULTI",), ("SET", "b", "1"), ("INCR", "b"), ("GET", "b"), ("EXEC",),
+    ("MULTI",), ("GET", "a"), ("PING",), ("EXEC",),
+    ("MULTI",), ("SET", "c", "1"), ("SELECT", "3"), ("SET", "d", "1"), ("SELECT", "0"), ("EXEC",),
+    ("MULTI",), ("SET", "e", "x"), ("INCR", "e"), ("EXEC",),
+    ("MULTI",), ("PUBLISH", "ch", "m"), ("EXEC",),
+    ("PUBLISH", "ch", "n"),
+    ("WATCH", "a"), ("MULTI",), ("SET", "a", "2"), ("DISCARD",),
+    ("SET", "z", "last"),
+]
+
+
+def test_transaction_propagation_matches_redis(servers):
+    from test_replication_master import run_stream_script
+    ours = run_stream_script(servers.ours().port, PROPAGATION_SCRIPT)
+    theirs = run_stream_script(servers.real().port, PROPAGATION_SCRIPT)
+    assert ours == theirs
+    assert ["MULTI"] in ours and ["EXEC"] in ours

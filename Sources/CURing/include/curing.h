@@ -26,6 +26,7 @@ static const uint32_t curing_feat_nodrop = IORING_FEAT_NODROP;
 static const uint32_t curing_feat_fast_poll = IORING_FEAT_FAST_POLL;
 static const uint32_t curing_sqe_buffer_select = IOSQE_BUFFER_SELECT;
 static const uint32_t curing_async_cancel_all = IORING_ASYNC_CANCEL_ALL;
+static const uint8_t curing_sqe_io_link = IOSQE_IO_LINK;
 
 // The buffer-ring struct ends in a union with a flexible array; Swift cannot size it.
 size_t curing_buf_ring_entry_size(void);

@@ -70,13 +70,15 @@ extension Engine {
     /// Redis's getClientType: a connection that attached with SYNC/PSYNC is a replica, a
     /// subscribed one pubsub, the rest normal.
     func clientType(_ c: Client) -> ClientType {
+        if replication.master?.client === c { return .master }
         if isReplica(c) { return .replica }
         return c.subscriptions != nil ? .pubsub : .normal
     }
 
-    /// CLIENT LIST's flags= letters, in Redis's order (S replica, P pubsub, x MULTI, d dirty WATCH).
+    /// CLIENT LIST's flags= letters, in Redis's order (M our master, S replica, P pubsub, x MULTI, d dirty WATCH).
     func clientFlags(_ c: Client) -> String {
         var f = ""
+        if replication.master?.client === c { f += "M" }
         if isReplica(c) { f += "S" }
         if c.subscriptions != nil { f += "P" }
         if let m = c.multiState {

@@ -156,7 +156,7 @@ extension Engine {
             add("client_output_buffer_limit_disconnections", settings.clientsClosedForOutputLimit.load(ordering: .relaxed))
         case "replication":
             lines.append("# Replication")
-            add("role", "master")
+            lines += replicationRoleLines()
             lines += replicationMasterLines()
         case "cpu":
             lines.append("# CPU")

@@ -114,7 +114,9 @@ extension Engine {
     func isExpired(_ e: Entry) -> Bool { e.isVolatile && e.expireAt < now }
 
     /// Deletes an expired entry found by iteration (KEYS/SCAN/RANDOMKEY), as expireIfNeeded.
+    /// A replica keeps it: the master's DEL will come.
     func deleteExpiredEntry(_ e: Entry) {
+        if db.expiredKeys != .delete { return }
         let key = e.key
         if let link = db.table.find(key, hash: hashKey(key)) {
             keyExpired(key, database: db.index)
@@ -227,8 +229,12 @@ extension Engine {
     }
 
     func randomkey() {
+        var tries = 0
         while let e = db.table.randomEntry(using: &rng) {
-            if isExpired(e) {
+            // A replica does not delete expired keys: when every key seems expired, give
+            // one after 100 tries rather than loop forever, as Redis does.
+            if isExpired(e) && !(db.expiredKeys != .delete && tries >= 100) {
+                tries += 1
                 deleteExpiredEntry(e)
                 continue
             }

@@ -438,7 +438,13 @@ extension Engine {
         replyBulk(value)
         switch rewrite {
         case .none: break
-        case .lmove: propagateInstead([Array("LMOVE".utf8), Array(src), Array(dst), Array(a[3]), Array(a[4])])
+        case .lmove:
+            // Served at once, BLMOVE's own words go along; served after blocking, Redis
+            // spells the ends itself, in lower case.
+            let served = client.blockState != nil
+            propagateInstead([Array("LMOVE".utf8), Array(src), Array(dst),
+                              served ? Array((fromFront ? "left" : "right").utf8) : Array(a[3]),
+                              served ? Array((toFront ? "left" : "right").utf8) : Array(a[4])])
         case .rpoplpush: propagateInstead([Array("RPOPLPUSH".utf8), Array(src), Array(dst)])
         }
     }

@@ -60,6 +60,7 @@ extension Engine {
 
     /// ROLE, master form: ["master", offset, [[ip, port, acked offset] per online replica]].
     func roleCommand() {
+        if replyReplicaRole() { return }
         replicationFlushStream()
         let r = replication
         let online = r.replicas.filter { !$0.closing && $0.replicaLink?.state == .online }

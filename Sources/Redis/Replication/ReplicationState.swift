@@ -27,6 +27,8 @@ final class ReplicationState {
     var followsMaster = false
     /// While following a master: whether its link is up (sub-replicas may sync only then).
     var masterLinkUp = false
+    /// Our link to the master we replicate, nil while we are a master (ReplicaSide.swift).
+    var master: MasterLink?
 
     /// Connections that asked for SYNC/PSYNC, in the order they attached.
     var replicas: [Client] = []
@@ -177,6 +179,11 @@ extension Engine {
             withReplies(to: c) { replyRaw(bytes) }
         }
         r.pending.clear()
+        // A huge write (a big MSET) grew the buffer: give the memory back once sent.
+        if r.pending.capacity > 16 << 20 {
+            r.pending.free()
+            r.pending.reserveCapacity(16 * 1024)
+        }
     }
 
     /// End of an engine batch: send pending stream bytes, ask replicas for ACKs if a WAIT
