@@ -758,3 +758,44 @@ def test_replicas_receive_what_redis_sends_for_a_woken_xreadgroup():
         return [[re.sub(r"^\d{13}$", "<time>", w) for w in cmd] for cmd in cmds]
 
     assert stream_of(_server_cmd(), "server") == stream_of(_reference_cmd(), "reference")
+
+
+def test_our_replica_of_a_real_master_holds_the_same_streams():
+    """Our replica and a real one of the same real master end up with the same streams
+    (a real replica is the reference: Redis 7.0's XCLAIM stream leaves a replica's
+    entries-read behind the master's, and ours must follow the same commands the same way)."""
+    from test_replication_replica import start_master, start_replica_of, link_up, real_redis, wait_until as wait
+    from conftest import Server
+    master = start_master()
+    replica = real_replica = None
+    try:
+        with master.conn() as c:
+            for cmd in STREAM_SETUP[:-2]:
+                c.call(*cmd)
+        replica = start_replica_of(master.port)
+        real_replica = Server(real_redis() + " --replicaof 127.0.0.1 %d" % master.port, "real-replica").start()
+        wait(lambda: link_up(replica) and link_up(real_replica), what="links up")
+        with master.conn() as c:
+            # Live writes: generated IDs, approximate trims with LIMIT, deliveries, claims.
+            c.call("XADD", "s", "*", "live", "1")
+            c.call("XADD", "big", "MAXLEN", "~", "150", "LIMIT", "100", "*", "f", "v")
+            c.call("XTRIM", "big", "MINID", "~", "200")
+            c.call("XADD", "s", "*", "live", "2")
+            c.call("XREADGROUP", "GROUP", "g", "c9", "STREAMS", "s", ">")
+            c.call("XREADGROUP", "GROUP", "h", "n1", "NOACK", "STREAMS", "s", ">")
+            c.call("XAUTOCLAIM", "s", "g", "c8", "0", "0")
+            c.call("XACK", "s", "g", "1-1")
+            c.call("SET", "marker", "1")
+        for r in (replica, real_replica):
+            with r.conn() as rc:
+                wait(lambda: rc.call("GET", "marker") == b"$1\r\n1\r\n", what="stream caught up")
+        checks = [("XRANGE", "s", "-", "+"), ("XLEN", "big"), ("XRANGE", "big", "-", "+", "COUNT", "3"),
+                  ("XINFO", "GROUPS", "s"), ("XPENDING", "s", "g"), ("XPENDING", "s", "h"),
+                  ("XINFO", "STREAM", "empty")]
+        with real_replica.conn() as mc, replica.conn() as rc:
+            for step in checks:
+                assert rc.call(*step) == mc.call(*step), step
+    finally:
+        for srv in (replica, real_replica, master):
+            if srv:
+                srv.stop()

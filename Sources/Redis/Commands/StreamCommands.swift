@@ -228,7 +228,7 @@ extension Engine {
             replyError("ERR syntax error, XTRIM must be called with a trimming strategy")
             return nil
         }
-        if client?.replicaLink != nil {
+        if let c = client, replication.master?.client === c {
             // Our master's stream: its trims arrive rewritten to exact thresholds ("=",
             // LIMIT kept), which must apply whole, as Redis's mustObeyClient does.
             o.limit = 0
