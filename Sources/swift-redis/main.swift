@@ -54,6 +54,16 @@ struct SwiftRedis: ParsableCommand {
         many("client-output-buffer-limit", clientOutputBufferLimit); one("hz", hz); one("tcp-backlog", tcpBacklog)
         one("timeout", timeout); one("daemonize", daemonize); one("pidfile", pidfile); one("maxmemory", maxmemory)
         one("maxmemory-policy", maxmemoryPolicy)
+        var current: (String, [String])?
+        for word in otherDirectiveWords {
+            if word.hasPrefix("--") {
+                if let c = current { d.append(c) }
+                current = (String(word.dropFirst(2)), [])
+            } else if current != nil {
+                current!.1.append(word)
+            }
+        }
+        if let c = current { d.append(c) }
         return d
     }
 
@@ -94,4 +104,31 @@ private func absolutePath(_ path: String) -> String {
     return String(cString: buf) + "/" + path
 }
 
-SwiftRedis.main()
+/// Long options the parser above declares; any other `--name value...` is a directive for
+/// ServerConfig, as redis-server accepts every redis.conf directive on its command line.
+private let declaredOptions: Set<String> = [
+    "port", "bind", "databases", "loglevel", "logfile", "reactors", "replicaof", "save", "appendonly", "dir",
+    "dbfilename", "rdbcompression", "rdbchecksum", "maxclients", "proto-max-bulk-len", "client-query-buffer-limit",
+    "client-output-buffer-limit", "hz", "tcp-backlog", "timeout", "daemonize", "pidfile", "maxmemory",
+    "maxmemory-policy", "help", "version",
+]
+
+/// The command line split into what the parser declares and the other directives' words.
+private func splitArguments(_ argv: [String]) -> (declared: [String], directives: [String]) {
+    var declared: [String] = []
+    var directives: [String] = []
+    var inDirective = false
+    for word in argv {
+        if word.hasPrefix("--") && word.count > 2 {
+            inDirective = !declaredOptions.contains(String(word.dropFirst(2)))
+        } else if word == "-h" {
+            inDirective = false
+        }
+        if inDirective { directives.append(word) } else { declared.append(word) }
+    }
+    return (declared, directives)
+}
+
+private let split = splitArguments(Array(CommandLine.arguments.dropFirst()))
+nonisolated(unsafe) var otherDirectiveWords = split.directives
+SwiftRedis.main(split.declared)

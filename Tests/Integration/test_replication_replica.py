@@ -181,6 +181,25 @@ def test_live_propagation_and_ack_offsets(servers):
     assert mi["slave0"].split(",")[2] == "state=online"
 
 
+def test_masters_writes_reach_watchers_and_subscribers_on_the_replica(servers):
+    master = servers(start_master())
+    replica = servers(start_replica_of(master.port))
+    wait_until(lambda: link_up(replica), what="link up")
+    m = master.client()
+    m.set("marker", "1")
+    wait_until(lambda: replica.client().get("marker") == b"1", what="stream flowing")
+    with replica.conn() as watcher, replica.conn() as sub:
+        assert sub.call("SUBSCRIBE", "news") == b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n"
+        assert watcher.call("WATCH", "k") == b"+OK\r\n"
+        assert watcher.call("MULTI") == b"+OK\r\n"
+        assert watcher.call("GET", "k") == b"+QUEUED\r\n"
+        m.set("k", "changed")
+        m.publish("news", "hello")
+        wait_until(lambda: replica.client().get("k") == b"changed", what="k replicated")
+        assert watcher.call("EXEC") == b"*-1\r\n"        # the master's write touched k
+        assert sub.read_reply() == b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n"
+
+
 def test_info_and_role_field_names_match_a_real_replica(servers):
     master = servers(start_master())
     ours = servers(start_replica_of(master.port))

@@ -637,11 +637,11 @@ extension Engine {
     /// of the first of them that exists. Replies in the shape the caller asks for:
     /// `emitKey` puts the key first (BZPOP*, ZMPOP), `nested` pairs each member with its
     /// score in an array, `nilWhenEmpty` answers a null array instead of an empty one.
-    /// Returns the argument index of the key popped from, or nil when nothing was popped
-    /// (an error, no such key, or a count of 0).
+    /// Returns the argument index of the key popped from and how many elements were popped,
+    /// or nil when nothing was (an error, no such key, or a count of 0).
     @discardableResult
     func zpop(_ a: Arguments, keysFrom: Int, keyCount: Int, max: Bool, count: Int?, emitKey: Bool,
-              nested: Bool, nilWhenEmpty: Bool) -> Int? {
+              nested: Bool, nilWhenEmpty: Bool) -> (key: Int, popped: Int)? {
         var found: (SortedSetValue, KeyTable.Link, Int)?
         for i in keysFrom..<(keysFrom + keyCount) {
             switch sortedSetForWrite(a[i], hash: hashKey(a[i])) {
@@ -681,7 +681,7 @@ extension Engine {
         }
         dirty += n
         if z.count == 0 { db.table.remove(at: link) }
-        return keyIndex
+        return (keyIndex, n)
     }
 
     /// ZPOPMIN / ZPOPMAX key [count]
@@ -700,7 +700,8 @@ extension Engine {
     }
 
     /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count], and BZMPOP timeout numkeys ...
-    /// (zmpopGenericCommand). Both propagate as ZPOPMIN / ZPOPMAX key count.
+    /// (zmpopGenericCommand). Both propagate as ZPOPMIN / ZPOPMAX key n, n being how many
+    /// were popped (redis-server 7.0.15 sends that, not the COUNT asked for).
     func zmpop(_ a: Arguments, numkeysIndex: Int, blocking: Bool) {
         guard let numkeys = boundedInteger(a[numkeysIndex], min: 1, message: "ERR numkeys should be greater than 0") else {
             return
@@ -735,9 +736,9 @@ extension Engine {
                         multi: true)
             return
         }
-        if let k = zpop(a, keysFrom: numkeysIndex + 1, keyCount: numkeys, max: max, count: n, emitKey: true,
-                        nested: true, nilWhenEmpty: true) {
-            propagatePop(a[k], max: max, count: n)
+        if let (k, popped) = zpop(a, keysFrom: numkeysIndex + 1, keyCount: numkeys, max: max, count: n, emitKey: true,
+                                  nested: true, nilWhenEmpty: true) {
+            propagatePop(a[k], max: max, count: popped)
         }
     }
 
@@ -765,9 +766,11 @@ extension Engine {
                 return
             }
             if unsafeDowncast(e.object, to: SortedSetValue.self).count == 0 { continue }
-            let popped = zpop(a, keysFrom: i, keyCount: 1, max: max, count: count, emitKey: true, nested: multi,
-                              nilWhenEmpty: multi)
-            if let k = popped { propagatePop(a[k], max: max, count: count) }
+            if let (k, popped) = zpop(a, keysFrom: i, keyCount: 1, max: max, count: count, emitKey: true,
+                                      nested: multi, nilWhenEmpty: multi) {
+                // BZPOPMIN / BZPOPMAX as the plain ZPOPMIN / ZPOPMAX, BZMPOP with the count popped.
+                propagatePop(a[k], max: max, count: multi ? popped : nil)
+            }
             return
         }
         if !canBlock {
@@ -784,10 +787,15 @@ extension Engine {
     /// reproduces it (count nil: the plain one-element form), and touches the key, whose
     /// position the command table cannot know.
     private func propagatePop(_ key: UnsafeRawBufferPointer, max: Bool, count: Int?) {
+        // Built only when something is fed (propagateInstead's argument is lazy).
+        propagateInstead(popCommand(key, max: max, count: count))
+        touchKey(key)
+    }
+
+    private func popCommand(_ key: UnsafeRawBufferPointer, max: Bool, count: Int?) -> [[UInt8]] {
         var parts: [[UInt8]] = [Array((max ? "ZPOPMAX" : "ZPOPMIN").utf8), Array(key)]
         if let count { parts.append(Array(String(count).utf8)) }
-        propagateInstead(parts)
-        touchKey(key)
+        return parts
     }
 }
 

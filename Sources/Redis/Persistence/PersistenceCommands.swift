@@ -45,7 +45,7 @@ extension Engine {
     /// Writes the snapshot to dir/dbfilename on the keyspace thread (SAVE, SHUTDOWN,
     /// FLUSHALL with save points). Logs and returns false on failure.
     func saveSynchronously() -> Bool {
-        let bytes = makeSnapshot()
+        let bytes = makeSnapshot(replication: replicationInfoForSave())
         do {
             try writeSnapshotFile(bytes, to: config.dbfilename, temporary: "temp-\(getpid()).rdb")
         } catch {
@@ -64,7 +64,7 @@ extension Engine {
     /// pauses only for the serialization; clients are served while the file is written.
     func startBackgroundSave() {
         precondition(persistence.background == nil)
-        let bytes = makeSnapshot()
+        let bytes = makeSnapshot(replication: replicationInfoForSave())
         let bg = BackgroundSave(bytes: bytes, path: config.dbfilename, startedAt: now, dirtyAtStart: dirty)
         persistence.background = bg
         persistence.lastBackgroundTry = now / 1000

@@ -3,6 +3,8 @@ import Synchronization
 
 /// RDB persistence: last save time and status, save points, a snapshot in progress.
 struct PersistenceState {
+    /// repl-id, repl-offset and repl-stream-db of the file loaded at start-up, if it had them.
+    var loadedReplicationInfo: (id: String, offset: Int64, streamDB: Int)?
     /// Unix seconds of the last successful save (LASTSAVE); start-up time before any.
     var lastSave: Int64 = 0
     /// `Engine.dirty` when the data last saved was taken: changes since then are unsaved.

@@ -164,6 +164,11 @@ extension Engine {
             let ms = (monotonicMicroseconds() - start + 500) / 1000
             let fraction = String(ms % 1000)
             logger.notice("DB loaded from disk: \(ms / 1000).\(String(repeating: "0", count: 3 - fraction.count) + fraction) seconds")
+            if let id = reader.auxField("repl-id"), id.utf8.count == 40,
+               let o = reader.auxField("repl-offset").flatMap({ Int64($0) }) {
+                let streamDB = reader.auxField("repl-stream-db").flatMap { Int($0) } ?? 0
+                persistence.loadedReplicationInfo = (id, o, max(0, min(streamDB, databases.count - 1)))
+            }
             persistence.lastLoadKeysLoaded = loaded
             persistence.lastLoadKeysExpired = expired
             persistence.dirtyAtLastSave = dirty

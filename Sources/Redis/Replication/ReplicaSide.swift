@@ -42,6 +42,9 @@ final class MasterLink {
     /// (PSYNC asks for offset + 1). Empty id: never synced, PSYNC ? -1.
     var replID = ""
     var offset: Int64 = -1
+    /// The database the master's stream writes to at `offset`: a partial resync continues
+    /// there without a SELECT, so a new connection starts in it.
+    var streamDatabase = 0
     /// Stream bytes received (slave_read_repl_offset).
     var readOffset: Int64 = -1
     /// Monotonic ms of the last byte from the master, and unix ms for INFO.
@@ -98,8 +101,6 @@ extension ReplyStaging {
 }
 
 extension Engine {
-    var masterLink: MasterLink? { replication.master }
-
     // MARK: becoming a replica, and a master again
 
     /// REPLICAOF host port: follow that master. The dataset is kept until a full sync
@@ -136,7 +137,25 @@ extension Engine {
 
     /// --replicaof at start-up.
     public func startReplicationFromConfig() {
-        if let r = config.replicaof { startReplication(host: r.host, port: r.port, fromConfig: true) }
+        guard let r = config.replicaof else { return }
+        startReplication(host: r.host, port: r.port, fromConfig: true)
+        // The snapshot saved at shutdown carries the master's id and our offset in it:
+        // offer them, so a restart within the master's backlog resyncs partially
+        // (Redis's replicationCacheMasterUsingMyself after loading).
+        if let saved = persistence.loadedReplicationInfo, let link = replication.master {
+            link.replID = saved.id
+            link.offset = saved.offset
+            link.streamDatabase = saved.streamDB
+            logger.notice("Using the replication id and offset saved in the RDB file for a partial resynchronization: \(saved.id):\(saved.offset)")
+        }
+    }
+
+    /// The replication aux fields for a snapshot saved to disk: a replica records its
+    /// master's id, the offset it applied and the stream's database, so it can resync
+    /// partially after a restart. Nil when there is no history to continue.
+    func replicationInfoForSave() -> (id: String, offset: Int64, streamDB: Int)? {
+        guard let link = replication.master, !link.replID.isEmpty, link.offset >= 0 else { return nil }
+        return (link.replID, link.offset, link.client?.db ?? link.streamDatabase)
     }
 
     // MARK: the connection
@@ -196,6 +215,7 @@ extension Engine {
         nextClientID += 1
         clientsBySlot[r][c.slot] = c
         clientsByID[c.id] = c
+        c.db = link.streamDatabase
         link.client = c
         link.state = .handshake
         link.step = .pong
@@ -218,6 +238,7 @@ extension Engine {
 
     /// The master client's connection closed (by the master, an error, or CLIENT KILL).
     func masterClientClosed(_ c: Client) {
+        if let link = replication.master, link.client === c { link.streamDatabase = c.db }
         guard let link = replication.master, link.client === c else { return }
         link.client = nil
         if link.state == .connected {
