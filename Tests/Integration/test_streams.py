@@ -138,7 +138,7 @@ CASES = {
     ],
     "readgroup_flow": fill(5) + [
         ("XGROUP", "CREATE", "s", "g", "0"),
-        ("XREADGROUP", "GROUP", "g", "alice", "COUNT", "2", "STREAMS", "s", ">"),
+        ("XREADGROUP", "GROUP", "g", "alice", "COUNT", "3", "STREAMS", "s", ">"),
         ("XREADGROUP", "GROUP", "g", "bob", "COUNT", "1", "STREAMS", "s", ">"),
         ("XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", "0"),
         ("XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", "1-1"),
@@ -178,7 +178,7 @@ CASES = {
         ("XPENDING", "s", "g", "IDLE", "x", "-", "+", "10"), ("XPENDING", "s", "g", "IDLE", "0", "-", "+"),
         ("XPENDING", "s", "nog"), ("XPENDING", "nokey", "g"), ("XPENDING", "nokey", "g", "-", "+", "10"),
         ("XPENDING", "s", "g", "-", "+", "10", "nobody"), ("XPENDING", "s", "g", "-", "+", "10", "nobody", "extra"),
-        ("XPENDING", "s", "g", "-", "+", "10", "a", "extra", "more"),
+        ("XPENDING", "s", "g", "-", "+", "10", "a", "extra", "more", "args"),
         ("XPENDING", "s", "g", "(18446744073709551615-18446744073709551615", "+", "10"),
         ("XPENDING", "s", "g", "-", "(0-0", "10"), ("SET", "str", "1"), ("XPENDING", "str", "g"),
     ],
@@ -446,6 +446,14 @@ BLOCKED_CASES = {
         [("XADD", "s", "1-1", "a", "1")],
         ("XREAD", "COUNT", "1", "BLOCK", "5000", "STREAMS", "s", "1-1"),
         [("MULTI",), ("XADD", "s", "2-1", "b", "2"), ("XADD", "s", "3-1", "c", "3"), ("EXEC",)]),
+    "xread_blocked_default_count_is_1000": (
+        [("XADD", "s", "1-1", "a", "1")],
+        ("XREAD", "BLOCK", "5000", "STREAMS", "s", "$"),
+        [("MULTI",)] + [("XADD", "s", "%d-1" % i, "f", "v") for i in range(2, 1205)] + [("EXEC",)]),
+    "xread_two_keys_woken_by_one": (
+        [("XADD", "a", "1-1", "x", "1"), ("XADD", "b", "1-1", "y", "1")],
+        ("XREAD", "BLOCK", "5000", "STREAMS", "a", "b", "$", "$"),
+        [("XADD", "b", "2-1", "y", "2"), ("XADD", "a", "2-1", "x", "2")]),
     "xread_missing_key_then_created": (
         [],
         ("XREAD", "BLOCK", "5000", "STREAMS", "nokey", "$"),
@@ -458,6 +466,14 @@ BLOCKED_CASES = {
         [("XADD", "s", "1-1", "a", "1")],
         ("XREAD", "BLOCK", "400", "STREAMS", "s", "$"),
         [("DEL", "s"), ("SET", "s", "x")]),
+    "xreadgroup_key_replaced_by_string": (
+        [("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")],
+        ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "5000", "STREAMS", "s", ">"),
+        [("SET", "s", "x")]),
+    "xread_key_deleted_keeps_waiting": (
+        [("XADD", "s", "1-1", "a", "1")],
+        ("XREAD", "BLOCK", "400", "STREAMS", "s", "$"),
+        [("DEL", "s")]),
     "xreadgroup_served_by_xadd": (
         [("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")],
         ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "5000", "STREAMS", "s", ">"),
@@ -660,3 +676,126 @@ def test_streams_random_sequences(server, reference, seed):
 @pytest.mark.parametrize("seed", range(100, 108))
 def test_streams_random_sequences_resp3(server, reference, seed):
     compare_resp3(server, reference, random_steps(seed))
+
+
+# --- what replicas receive ----------------------------------------------------------------
+
+STREAM_REPLICATION_SCRIPT = [
+    ("XADD", "s", "5-*", "f", "v"), ("XADD", "s", "5-*", "f", "v"), ("XADD", "s", "9-1", "f", "v"),
+    ("XADD", "s", "*", "f", "v"), ("XADD", "s", "*", "f", "v"), ("XADD", "s", "*", "f", "v"),
+] + [("XADD", "big", "%d-1" % i, "f", "v") for i in range(1, 260)] + [
+    ("XADD", "big", "MAXLEN", "~", "120", "300-1", "f", "v"),
+    ("XADD", "big", "MINID", "~", "250", "LIMIT", "100", "301-1", "f", "v"),
+    ("XTRIM", "big", "MAXLEN", "~", "10"), ("XTRIM", "big", "MAXLEN", "~", "100000"), ("XTRIM", "big", "MAXLEN", "5"),
+    ("XGROUP", "CREATE", "s", "g", "0"), ("XGROUP", "CREATECONSUMER", "s", "g", "idle"),
+    ("XREADGROUP", "GROUP", "g", "alice", "COUNT", "3", "STREAMS", "s", ">"),
+    ("XREADGROUP", "GROUP", "g", "bob", "NOACK", "STREAMS", "s", ">"),
+    ("XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", "0"),
+    ("XCLAIM", "s", "g", "carol", "0", "5-0", "TIME", "1700000000000", "RETRYCOUNT", "3"),
+    ("XCLAIM", "s", "g", "carol", "0", "9-9", "LASTID", "20-0", "JUSTID"),
+    ("XDEL", "s", "5-0"), ("XAUTOCLAIM", "s", "g", "dave", "0", "0", "JUSTID"),
+    ("XACK", "s", "g", "9-1", "1-1"), ("XGROUP", "SETID", "s", "g", "0", "ENTRIESREAD", "0"),
+    ("XGROUP", "DELCONSUMER", "s", "g", "idle"), ("XGROUP", "DESTROY", "s", "g"),
+    ("XSETID", "s", "99999999999999-0"), ("XREAD", "STREAMS", "s", "0"), ("XADD", "s", "NOMKSTREAM", "*", "a", "b"),
+    ("XADD", "nokey", "NOMKSTREAM", "*", "a", "b"),
+]
+
+
+def test_replicas_receive_what_redis_sends_for_streams():
+    from test_replication_master import RawReplica, normalized
+    from conftest import Server, _server_cmd, _reference_cmd
+
+    def stream_of(template, name):
+        srv = Server(template, name).start()
+        try:
+            replica = RawReplica(srv.port)
+            with RawConn(srv.port) as c:
+                for cmd in STREAM_REPLICATION_SCRIPT:
+                    c.call(*cmd)
+            cmds = normalized(replica.commands())
+            replica.close()
+        finally:
+            srv.stop()
+        now_ms = time.time() * 1000
+        out = []
+        for cmd in cmds:
+            words = []
+            for i, w in enumerate(cmd):
+                if re.match(r"^\d{13}-\d+$", w):
+                    w = "<id>"
+                elif i > 0 and cmd[i - 1] == "TIME" and w != "1700000000000":
+                    assert abs(int(w) - now_ms) < 60000, cmd
+                    w = "<time>"
+                words.append(w)
+            out.append(words)
+        return out
+
+    theirs = stream_of(_reference_cmd(), "reference")
+    ours = stream_of(_server_cmd(), "server")
+    assert ours == theirs
+    assert ["XADD", "s", "<id>", "f", "v"] in ours and ["XADD", "s", "5-1", "f", "v"] in ours
+    assert ["XADD", "big", "MAXLEN", "=", "160", "300-1", "f", "v"] in ours
+
+
+def test_replicas_receive_what_redis_sends_for_a_woken_xreadgroup():
+    from test_replication_master import RawReplica, normalized
+    from conftest import Server, _server_cmd, _reference_cmd
+
+    def stream_of(template, name):
+        srv = Server(template, name).start()
+        try:
+            replica = RawReplica(srv.port)
+            with RawConn(srv.port) as c, RawConn(srv.port) as b:
+                c.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+                b.send(encode("XREADGROUP", "GROUP", "g", "c", "BLOCK", "5000", "STREAMS", "s", ">"))
+                time.sleep(0.2)
+                c.call("XADD", "s", "1-1", "f", "v")
+                assert parse(b.read_reply()) == [[b"s", [[b"1-1", [b"f", b"v"]]]]]
+            cmds = normalized(replica.commands())
+            replica.close()
+        finally:
+            srv.stop()
+        return [[re.sub(r"^\d{13}$", "<time>", w) for w in cmd] for cmd in cmds]
+
+    assert stream_of(_server_cmd(), "server") == stream_of(_reference_cmd(), "reference")
+
+
+def test_our_replica_of_a_real_master_holds_the_same_streams():
+    """Our replica and a real one of the same real master end up with the same streams
+    (a real replica is the reference: Redis 7.0's XCLAIM stream leaves a replica's
+    entries-read behind the master's, and ours must follow the same commands the same way)."""
+    from test_replication_replica import start_master, start_replica_of, link_up, real_redis, wait_until as wait
+    from conftest import Server
+    master = start_master()
+    replica = real_replica = None
+    try:
+        with master.conn() as c:
+            for cmd in STREAM_SETUP[:-2]:
+                c.call(*cmd)
+        replica = start_replica_of(master.port)
+        real_replica = Server(real_redis() + " --replicaof 127.0.0.1 %d" % master.port, "real-replica").start()
+        wait(lambda: link_up(replica) and link_up(real_replica), what="links up")
+        with master.conn() as c:
+            # Live writes: generated IDs, approximate trims with LIMIT, deliveries, claims.
+            c.call("XADD", "s", "*", "live", "1")
+            c.call("XADD", "big", "MAXLEN", "~", "150", "LIMIT", "100", "*", "f", "v")
+            c.call("XTRIM", "big", "MINID", "~", "200")
+            c.call("XADD", "s", "*", "live", "2")
+            c.call("XREADGROUP", "GROUP", "g", "c9", "STREAMS", "s", ">")
+            c.call("XREADGROUP", "GROUP", "h", "n1", "NOACK", "STREAMS", "s", ">")
+            c.call("XAUTOCLAIM", "s", "g", "c8", "0", "0")
+            c.call("XACK", "s", "g", "1-1")
+            c.call("SET", "marker", "1")
+        for r in (replica, real_replica):
+            with r.conn() as rc:
+                wait(lambda: rc.call("GET", "marker") == b"$1\r\n1\r\n", what="stream caught up")
+        checks = [("XRANGE", "s", "-", "+"), ("XLEN", "big"), ("XRANGE", "big", "-", "+", "COUNT", "3"),
+                  ("XINFO", "GROUPS", "s"), ("XPENDING", "s", "g"), ("XPENDING", "s", "h"),
+                  ("XINFO", "STREAM", "empty")]
+        with real_replica.conn() as mc, replica.conn() as rc:
+            for step in checks:
+                assert rc.call(*step) == mc.call(*step), step
+    finally:
+        for srv in (replica, real_replica, master):
+            if srv:
+                srv.stop()

@@ -142,6 +142,8 @@ extension Engine {
         @inline(__always) func arg(_ i: Int) -> UnsafeRawBufferPointer {
             i == r0.0 ? r0.1 : (i == r1.0 ? r1.1 : (i == r2.0 ? r2.1 : a[i]))
         }
+        propagationReplaced = true
+        guard replication.feedsWrites else { return }
         var total = 4 + 8 * a.count
         for i in 0..<a.count { total += arg(i).count }
         if total > rewriteCapacity {
@@ -159,7 +161,6 @@ extension Engine {
             if v.count > 0 { (p + offset).copyMemory(from: v.baseAddress!, byteCount: v.count) }
             offset += v.count
         }
-        propagationReplaced = true
         propagate(Arguments(encoding: UnsafeRawPointer(p)))
     }
 
@@ -227,7 +228,11 @@ extension Engine {
             replyError("ERR syntax error, XTRIM must be called with a trimming strategy")
             return nil
         }
-        if limitGiven {
+        if let c = client, replication.master?.client === c {
+            // Our master's stream: its trims arrive rewritten to exact thresholds ("=",
+            // LIMIT kept), which must apply whole, as Redis's mustObeyClient does.
+            o.limit = 0
+        } else if limitGiven {
             if !o.approx {
                 replyError("ERR syntax error, LIMIT cannot be used without the special ~ option")
                 return nil
@@ -540,12 +545,20 @@ extension Engine {
         if isGroup && groupNameIndex == 0 { replyError("ERR Missing GROUP option for XREADGROUP"); return }
 
         if client.blockState != nil {
-            // Re-run for a blocked client: a key that now holds another type does not
-            // serve it (Redis serves stream waiters only from streams); it keeps waiting.
+            // A blocked reader without COUNT is served at most 1000 entries, Redis's
+            // XREAD_BLOCKED_DEFAULT_COUNT, so a burst of writes cannot make one huge reply.
+            if count == 0 { count = 1000 }
+            // Re-run for a blocked client whose key now holds another type: XREAD keeps
+            // waiting (Redis serves stream waiters only from streams); XREADGROUP is
+            // released with Redis's UNBLOCKED error, its stream being gone.
             for k in 0..<streamCount {
                 let key = a[streamsArg + k]
                 if let e = lookupRead(key, hash: hashKey(key)), e.type != .stream {
-                    blockClient(on: [key], deadline: deadline, args: a)
+                    if isGroup {
+                        replyError("UNBLOCKED the stream key no longer exists")
+                    } else {
+                        blockClient(on: [key], deadline: deadline, args: a)
+                    }
                     return
                 }
             }
@@ -596,7 +609,10 @@ extension Engine {
         // Which streams can be served now (Redis's serve_synchronously).
         var served = 0
         var createdConsumers: [Int] = []
+        let rerun = client.blockState != nil
         for k in targets.indices {
+            // A woken reader gets one stream, like Redis serving it from one ready key.
+            if rerun && served > 0 { break }
             guard let s = targets[k].stream else { continue }
             if let g = targets[k].group {
                 if !targets[k].newEntries {
@@ -640,12 +656,13 @@ extension Engine {
                 }
             }
             if isGroup {
-                for k in createdConsumers.reversed() {
+                // Redis sends a consumer's creation only under NOACK: otherwise the XCLAIMs
+                // of its deliveries create it on the replica.
+                for k in createdConsumers.reversed() where noAck {
                     propagations.insert([Array("XGROUP".utf8), Array("CREATECONSUMER".utf8), Array(a[streamsArg + k]),
                                          Array(a[groupNameIndex]), Array(a[groupNameIndex + 1])], at: 0)
                 }
-                for p in propagations { propagateInstead(p) }
-                if propagations.isEmpty { propagationReplaced = true }
+                propagateAll(propagations)
             }
             return
         }
@@ -713,10 +730,24 @@ extension Engine {
             left -= 1
             return left > 0
         }
-        if advanced {
+        // Redis 7.0 sends the group's new last ID on its own only under NOACK; otherwise
+        // each XCLAIM's LASTID carries it.
+        if advanced && noAck {
             propagations.append([Array("XGROUP".utf8), Array("SETID".utf8), Array(key), Array(groupName),
                                  g.lastID.bytes, Array("ENTRIESREAD".utf8), Array(String(g.entriesRead).utf8)])
         }
+    }
+
+    /// Sends a command's rewrites to replicas instead of the command (nothing when empty):
+    /// several go out as one MULTI ... EXEC block, as Redis wraps a command's propagated
+    /// commands (a transaction being run already wraps them).
+    func propagateAll(_ commands: [[[UInt8]]]) {
+        propagationReplaced = true
+        guard replication.feedsWrites else { return }
+        let wrap = commands.count > 1 && !transactions.executingTransaction
+        if wrap { propagateInstead([Array("MULTI".utf8)]) }
+        for c in commands { propagateInstead(c) }
+        if wrap { propagateInstead([Array("EXEC".utf8)]) }
     }
 
     /// XCLAIM key group consumer 0 id TIME t RETRYCOUNT n FORCE JUSTID LASTID last: the

@@ -398,8 +398,7 @@ extension Engine {
                 replyStreamEntry(c, i)
             }
         }
-        for p in propagations { propagateInstead(p) }
-        propagationReplaced = true
+        propagateAll(propagations)
     }
 
     /// XAUTOCLAIM key group consumer min-idle-time start [COUNT n] [JUSTID]
@@ -482,8 +481,7 @@ extension Engine {
         }
         replyArrayHeader(deletedIDs.count)
         for id in deletedIDs { replyStreamID(id) }
-        for p in propagations { propagateInstead(p) }
-        propagationReplaced = true
+        propagateAll(propagations)
     }
 
     // MARK: XINFO

@@ -588,39 +588,23 @@ final class StreamValue: KeyspaceObject {
 
     // MARK: persistence
 
-    /// Appends a loaded entry (RDB, DEBUG RELOAD) whose fields and values alternate in
-    /// `parts`; `id` must be greater than every ID appended before.
-    func appendLoaded(_ id: StreamID, parts: [[UInt8]]) {
-        OwnedArguments(parts).withArguments { append(id, $0, from: 0) }
-    }
-
-    /// Adds a loaded consumer group, kept in name order; returns it.
-    @discardableResult
-    func addLoadedGroup(name: [UInt8], lastID: StreamID, entriesRead: Int64) -> ConsumerGroup {
-        let g = ConsumerGroup(name: name, lastID: lastID, entriesRead: entriesRead)
-        let (i, _) = name.withUnsafeBytes { groupIndex($0) }
-        groups.insert(g, at: i)
-        return g
-    }
-
-    /// Restores one pending entry of `group` owned by the consumer `consumer` (created if
-    /// needed), as an RDB lists them.
-    func addLoadedPending(_ group: ConsumerGroup, id: StreamID, consumer: [UInt8], deliveryTime: Int64,
-                          deliveryCount: Int, consumerSeenTime: Int64) {
-        let (c, _) = consumer.withUnsafeBytes { group.findOrCreateConsumer($0, now: consumerSeenTime) }
-        let p = PendingEntry(deliveryTime: deliveryTime, deliveryCount: deliveryCount, consumer: c)
-        group.pending.insert(id, p)
-        c.pending.insert(id)
-    }
-
     /// Calls `body` with every live entry's ID and its fields and values, in order.
     func forEachEntry(_ body: (StreamID, [UnsafeRawBufferPointer]) -> Void) {
         var parts: [UnsafeRawBufferPointer] = []
         for c in chunks {
-            for i in 0..<c.count where !c.deleted[i] {
-                parts.removeAll(keepingCapacity: true)
-                c.data.withUnsafeBytes { _ in
-                    c.forEachPart(i) { parts.append($0) }
+            // The parts point into the chunk's bytes: only inside this closure.
+            c.data.withUnsafeBytes { d in
+                for i in 0..<c.count where !c.deleted[i] {
+                    parts.removeAll(keepingCapacity: true)
+                    var o = Int(c.offsets[i])
+                    let pairs = Int(d.loadUnaligned(fromByteOffset: o, as: UInt32.self))
+                    o += 4
+                    for _ in 0..<(2 * pairs) {
+                        let len = Int(d.loadUnaligned(fromByteOffset: o, as: UInt32.self))
+                        o += 4
+                        parts.append(UnsafeRawBufferPointer(rebasing: d[o..<(o + len)]))
+                        o += len
+                    }
                     body(c.ids[i], parts)
                 }
             }
