@@ -60,6 +60,10 @@ class Server:
         for _ in range(3):  # a free port can be taken between probe and bind: retry on a new one
             self.port = free_port()
             self.argv = shlex.split(self.template.format(port=self.port))
+            if "--dir" not in self.argv:
+                # SAVE, DEBUG RELOAD, SHUTDOWN with save points and replicas' snapshots write
+                # dump.rdb: each server gets a directory of its own, never the checkout.
+                self.argv += ["--dir", tempfile.mkdtemp(prefix="%s-dir-" % self.name)]
             if is_redis_server(self.argv):
                 # Redis 7 refuses DEBUG unless enabled; bind only loopback like our server does.
                 self.argv += ["--bind", "127.0.0.1", "--enable-debug-command", "yes"]
