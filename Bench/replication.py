@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Replication cost, side by side with redis-server (each server replicating to its own kind):
+
+- master throughput of `redis-benchmark -t set,incr -P 16` with 0, 1 and 2 replicas;
+- replication lag under that load: the largest byte gap between the master's offset and a
+  replica's acknowledged one (sampled every 50 ms), and how long after the load the
+  replicas reach the master's offset;
+- full sync time of a 1M-key dataset;
+- client p99 latency on the master (GET, 20 clients) while that full sync runs, next to
+  the idle p99.
+
+Usage: Bench/replication.py [--server 'CMD --port {port}'] [--reference 'CMD --port {port}']
+Servers run on free loopback ports in scratch directories and are stopped at the end.
+"""
+import argparse
+import os
+import re
+import shlex
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_SERVER = os.path.join(HERE, "..", ".build", "release", "swift-redis") + " --port {port} --save '' --appendonly no"
+DEFAULT_REFERENCE = "redis-server --port {port} --save '' --appendonly no --repl-diskless-sync no"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Proc:
+    def __init__(self, template, extra=""):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="repl-bench-")
+        argv = shlex.split(template.format(port=self.port) + " --bind 127.0.0.1 --dir " + self.dir + extra)
+        self.log = open(os.path.join(self.dir, "log"), "w")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.cli("PING") == "PONG":
+                return
+            time.sleep(0.05)
+        raise RuntimeError("server did not start: %s" % argv)
+
+    def cli(self, *args):
+        p = subprocess.run(["redis-cli", "-p", str(self.port)] + [str(a) for a in args],
+                           capture_output=True, text=True)
+        return p.stdout.strip()
+
+    def info(self, section="replication"):
+        out = {}
+        for line in self.cli("INFO", section).splitlines():
+            if ":" in line:
+                k, v = line.split(":", 1)
+                out[k.strip()] = v.strip()
+        return out
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def wait(pred, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def bench(port, *args):
+    p = subprocess.run(["redis-benchmark", "-p", str(port)] + list(args), capture_output=True, text=True)
+    return p.stdout
+
+
+def rps(out, name):
+    m = re.findall(r"%s: ([\d.]+) requests per second" % name, out)
+    return float(m[-1]) if m else 0.0
+
+
+def replica_offsets(master):
+    info = master.info()
+    return [int(re.search(r"offset=(\d+)", v).group(1)) for k, v in info.items() if re.match(r"slave\d+$", k)]
+
+
+def throughput_with_replicas(template, n):
+    master = Proc(template)
+    replicas = [Proc(template, " --replicaof 127.0.0.1 %d" % master.port) for _ in range(n)]
+    try:
+        for r in replicas:
+            wait(lambda r=r: r.info().get("master_link_status") == "up")
+        max_gap = [0]
+        done = threading.Event()
+
+        def sample():
+            while not done.is_set():
+                offs = replica_offsets(master)
+                if offs:
+                    top = int(master.info()["master_repl_offset"])
+                    max_gap[0] = max(max_gap[0], top - min(offs))
+                time.sleep(0.05)
+        t = threading.Thread(target=sample)
+        t.start()
+        out = bench(master.port, "-t", "set,incr", "-P", "16", "-c", "50", "-n", "1000000", "-q", "-r", "100000")
+        end = time.time()
+        done.set()
+        t.join()
+        catch_up = 0.0
+        if replicas:
+            top = master.info()["master_repl_offset"]
+            wait(lambda: all(r.info().get("slave_repl_offset") == top for r in replicas), 30)
+            catch_up = (time.time() - end) * 1000
+        return rps(out, "SET"), rps(out, "INCR"), max_gap[0], catch_up
+    finally:
+        for p in replicas + [master]:
+            p.stop()
+
+
+def fill(master, keys):
+    payload = bytearray()
+    for i in range(keys):
+        k, v = b"key:%d" % i, b"value:%d" % i
+        payload += b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(k), k, len(v), v)
+    subprocess.run(["redis-cli", "-p", str(master.port), "--pipe"], input=bytes(payload), capture_output=True)
+
+
+def p99(port):
+    out = bench(port, "-t", "get", "-c", "20", "-n", "300000", "-r", "1000000")
+    m = re.search(r"latency summary \(msec\):\s*\n\s*avg\s+min\s+p50\s+p95\s+p99\s+max\s*\n\s*([\d. ]+)", out)
+    if not m:
+        return float("nan"), float("nan")
+    values = m.group(1).split()
+    return float(values[4]), float(values[5])
+
+
+def full_sync(template, keys):
+    master = Proc(template)
+    try:
+        fill(master, keys)
+        assert int(master.cli("DBSIZE")) == keys
+        idle = p99(master.port)
+        start = time.time()
+        replica = Proc(template, " --replicaof 127.0.0.1 %d" % master.port)
+        result = {}
+        t = threading.Thread(target=lambda: result.setdefault("latency", p99(master.port)))
+        t.start()
+        wait(lambda: replica.info().get("master_link_status") == "up", 300)
+        sync_s = time.time() - start
+        t.join()
+        ok = int(replica.cli("DBSIZE")) == keys
+        replica.stop()
+        return sync_s, idle, result["latency"], ok
+    finally:
+        master.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--server", default=DEFAULT_SERVER)
+    ap.add_argument("--reference", default=DEFAULT_REFERENCE)
+    ap.add_argument("--keys", type=int, default=1000000)
+    a = ap.parse_args()
+    kinds = [("redis-server", a.reference), ("swift-redis", a.server)]
+    print("## master throughput, redis-benchmark -t set,incr -P 16 -c 50 -n 1000000 -r 100000")
+    print("%-13s %8s %10s %10s %14s %12s" % ("server", "replicas", "SET rps", "INCR rps", "max lag bytes", "catch-up ms"))
+    for n in (0, 1, 2):
+        for name, template in kinds:
+            s, i, gap, catch = throughput_with_replicas(template, n)
+            print("%-13s %8d %10.0f %10.0f %14d %12.0f" % (name, n, s, i, gap, catch), flush=True)
+    print("## full sync of %d keys; GET latency on the master (ms, 20 clients) idle and during the sync" % a.keys)
+    print("%-13s %8s %9s %9s %11s %11s %8s" % ("server", "sync s", "idle p99", "idle max", "during p99",
+                                              "during max", "complete"))
+    for name, template in kinds:
+        s, idle, during, ok = full_sync(template, a.keys)
+        print("%-13s %8.2f %9.3f %9.3f %11.3f %11.3f %8s" % (name, s, idle[0], idle[1], during[0], during[1], ok),
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
