@@ -141,7 +141,8 @@ extension Engine {
                 // Only a key that exists can serve anybody (a DEL touches too).
                 let d = databases[bk.database]
                 let exists = bk.key.withUnsafeBytes { d.lookup($0, hash: hashKey($0), now: now) != nil }
-                if !exists { break }
+                // A deleted key serves nobody, but releases XREADGROUP readers with an error.
+                if !exists && !c.blockState!.command.isCommand("xreadgroup") { continue }
                 blocking.servingKey = bk
                 rerunBlockedCommand(c)
             }

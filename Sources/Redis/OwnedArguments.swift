@@ -47,6 +47,11 @@ struct OwnedArguments {
     /// Builds arguments from text parts (tests, rare paths).
     init(strings: [String]) { self.init(strings.map { Array($0.utf8) }) }
 
+    /// Whether the first argument is `lowercaseName`, in any case.
+    func isCommand(_ lowercaseName: StaticString) -> Bool {
+        withArguments { $0.count > 0 && $0[0].equalsIgnoringCase(lowercaseName) }
+    }
+
     var count: Int { encoding.withUnsafeBytes { Int($0.load(as: UInt32.self)) } }
 
     /// Runs `body` with an `Arguments` view of these bytes (valid only inside `body`).

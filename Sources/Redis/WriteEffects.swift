@@ -93,5 +93,10 @@ extension Engine {
     /// touched. Called before the keys go, since WATCH fails only for keys that existed.
     func flushedDatabase(_ index: Int) {
         if transactions.watchedKeyCount > 0 { transactionsDatabaseFlushed(index) }
+        if blocking.blockedClientCount > 0 {
+            for bk in blocking.waiters.keys where bk.database == index {
+                bk.key.withUnsafeBytes { blockingKeyTouched($0, database: index) }
+            }
+        }
     }
 }

@@ -370,6 +370,23 @@ def test_xreadgroup_block_wakes_and_records_pending(server):
     assert groups[0]["last-delivered-id"] == b"7-1" and groups[0]["lag"] == 0
 
 
+@pytest.mark.parametrize("deletion", [("DEL", "s"), ("FLUSHALL",), ("FLUSHDB",)])
+def test_blocked_xreadgroup_released_when_its_stream_is_deleted(server, reference, deletion):
+    """Redis answers a group reader whose stream disappears at once; a plain XREAD keeps
+    waiting (until its timeout here)."""
+    def outcome(srv):
+        r = srv.client()
+        r.flushall()
+        r.xgroup_create("s", "g", id="$", mkstream=True)
+        with srv.conn() as group, srv.conn() as plain, srv.conn() as other:
+            group.send(encode("XREADGROUP", "GROUP", "g", "c1", "BLOCK", "0", "STREAMS", "s", ">"))
+            plain.send(encode("XREAD", "BLOCK", "700", "STREAMS", "s", "$"))
+            time.sleep(0.2)
+            other.call(*deletion)
+            return group.read_reply(), plain.read_reply()
+    assert outcome(server) == outcome(reference)
+
+
 def test_two_blocked_readers_both_served_by_one_xadd(server):
     r = server.client()
     r.xadd("s", {"a": "1"}, id="1-1")

@@ -553,6 +553,14 @@ extension Engine {
             // released with Redis's UNBLOCKED error, its stream being gone.
             for k in 0..<streamCount {
                 let key = a[streamsArg + k]
+                // The key this re-run is for was deleted (DEL, FLUSHALL, expiry): a group
+                // reader is released at once, as Redis does; XREAD is never re-run for it.
+                if isGroup, let serving = blocking.servingKey, serving.database == db.index,
+                   serving.key.withUnsafeBytes({ $0.elementsEqual(key) }),
+                   db.lookup(key, hash: hashKey(key), now: now) == nil {
+                    replyError("UNBLOCKED the stream key no longer exists")
+                    return
+                }
                 if let e = lookupRead(key, hash: hashKey(key)), e.type != .stream {
                     if isGroup {
                         replyError("UNBLOCKED the stream key no longer exists")
