@@ -834,3 +834,17 @@ def test_our_replica_of_a_real_master_holds_the_same_streams():
         for srv in (replica, real_replica, master):
             if srv:
                 srv.stop()
+
+
+def test_blocked_read_served_from_the_stream_that_became_ready(server, reference):
+    """XREAD BLOCK on s1 s2 woken by an EXEC that adds to s2 then s1: Redis answers s2."""
+    def outcome(srv):
+        r = srv.client()
+        r.flushall()
+        with srv.conn() as blocked, srv.conn() as writer:
+            blocked.send(encode("XREAD", "BLOCK", "0", "STREAMS", "s1", "s2", "0-0", "0-0"))
+            time.sleep(0.2)
+            for cmd in (("MULTI",), ("XADD", "s2", "2-1", "f", "b"), ("XADD", "s1", "1-1", "f", "a"), ("EXEC",)):
+                writer.call(*cmd)
+            return blocked.read_reply()
+    assert outcome(server) == outcome(reference)

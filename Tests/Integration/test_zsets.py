@@ -6,6 +6,8 @@ Skiplist-encoded sets (more than 128 members, or a member over 64 bytes) iterate
 hash order, which differs between servers: those are checked by full-scan content instead.
 Random replies (ZRANDMEMBER below the set's size) are checked for shape and membership.
 """
+import time
+
 import pytest
 
 from resp import RawConn, encode, parse
@@ -694,3 +696,17 @@ def test_watch_on_a_store_commands_source(server, reference):
     cases = [("src", ("ZRANGESTORE", "d", "src", "0", "-1")), ("src", ("SINTERSTORE", "d2", "src")),
              ("src", ("COPY", "src", "d3"))]
     assert watch_outcomes(server, cases) == watch_outcomes(reference, cases)
+
+
+def test_blocked_pop_served_from_the_key_that_became_ready(server, reference):
+    """BZPOPMIN on k1 k2 woken by an EXEC that fills k2 then k1: Redis serves k2."""
+    def outcome(srv):
+        r = srv.client()
+        r.flushall()
+        with srv.conn() as blocked, srv.conn() as writer:
+            blocked.send(encode("BZPOPMIN", "k1", "k2", "0"))
+            time.sleep(0.2)
+            for cmd in (("MULTI",), ("ZADD", "k2", "2", "b"), ("ZADD", "k1", "1", "a"), ("EXEC",)):
+                writer.call(*cmd)
+            return blocked.read_reply()
+    assert outcome(server) == outcome(reference)

@@ -758,6 +758,8 @@ extension Engine {
                              multi: Bool) {
         let rerun = client.blockState != nil
         for i in keysFrom..<(keysFrom + keyCount) {
+            // A re-run serves from the key that became ready, as Redis does.
+            if rerun && !mayServe(from: a[i]) { continue }
             guard let link = lookupWrite(a[i], hash: hashKey(a[i])) else { continue }
             let e = Entry(link.pointee!)
             if e.type != .zset {

@@ -621,6 +621,8 @@ extension Engine {
         for k in targets.indices {
             // A woken reader gets one stream, like Redis serving it from one ready key.
             if rerun && served > 0 { break }
+            // ... and from the key that became ready, as Redis does.
+            if rerun && !mayServe(from: a[streamsArg + k]) { continue }
             guard let s = targets[k].stream else { continue }
             if let g = targets[k].group {
                 if !targets[k].newEntries {
