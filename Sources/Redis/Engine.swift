@@ -258,6 +258,14 @@ public final class Engine: @unchecked Sendable {
     // MARK: clients
 
     private func openClient(reactor r: Int, token: UInt64, payload: UnsafeRawBufferPointer) {
+        registerClient(reactor: r, token: token, connection: payload)
+    }
+
+    /// Creates the record of a connection a reactor reported open (accepted, or our
+    /// outbound link to a master): `connection` is fd (Int32), peer and local address
+    /// lengths (UInt16 each), then both addresses as text.
+    @discardableResult
+    func registerClient(reactor r: Int, token: UInt64, connection payload: UnsafeRawBufferPointer) -> Client {
         let fd = payload.load(as: Int32.self)
         let peerLength = Int(payload.load(fromByteOffset: 4, as: UInt16.self))
         let localLength = Int(payload.load(fromByteOffset: 6, as: UInt16.self))
@@ -268,6 +276,7 @@ public final class Engine: @unchecked Sendable {
         nextClientID += 1
         clientsBySlot[r][c.slot] = c
         clientsByID[c.id] = c
+        return c
     }
 
     private func closeClient(reactor r: Int, token: UInt64) {

@@ -204,17 +204,7 @@ extension Engine {
             staging[r].control(kind: ReplyRecord.closeNow, token: token)
             return
         }
-        let rest = UnsafeRawBufferPointer(rebasing: payload[8...])
-        let fd = rest.load(as: Int32.self)
-        let peerLength = Int(rest.load(fromByteOffset: 4, as: UInt16.self))
-        let localLength = Int(rest.load(fromByteOffset: 6, as: UInt16.self))
-        let peer = String(decoding: UnsafeRawBufferPointer(rebasing: rest[8..<(8 + peerLength)]), as: UTF8.self)
-        let local = String(decoding: UnsafeRawBufferPointer(
-            rebasing: rest[(8 + peerLength)..<(8 + peerLength + localLength)]), as: UTF8.self)
-        let c = Client(id: nextClientID, token: token, reactor: r, fd: fd, peer: peer, local: local, now: now)
-        nextClientID += 1
-        clientsBySlot[r][c.slot] = c
-        clientsByID[c.id] = c
+        let c = registerClient(reactor: r, token: token, connection: UnsafeRawBufferPointer(rebasing: payload[8...]))
         c.db = link.streamDatabase
         link.client = c
         link.state = .handshake
