@@ -26,10 +26,12 @@ public final class Engine: @unchecked Sendable {
     let staging: UnsafeMutablePointer<ReplyStaging>
 
     // State of the command being executed.
-    /// The client whose command runs now.
-    var client: Client!
-    /// Its database.
-    var db: Database!
+    /// The client whose command runs now. Unowned: setting it for every command would
+    /// otherwise cost a retain and a release each; `closeClient` clears it.
+    unowned(unsafe) var client: Client!
+    /// Its database (owned by `databases`, which lives as long as the engine; replaced
+    /// databases after a full sync are swapped in place).
+    unowned(unsafe) var db: Database!
     /// Whether it speaks RESP3 (HELLO 3).
     var resp3 = false
     /// Where its replies go: the staging of its reactor.
@@ -285,6 +287,9 @@ public final class Engine: @unchecked Sendable {
         clientWillClose(c)
         clientsBySlot[r][slot] = nil
         clientsByID[c.id] = nil
+        // `client` does not own what it points at (no reference counting per command):
+        // it must not outlive the record.
+        if client === c { client = nil }
     }
 
     /// Runs `body` with replies going to `target` (a pub/sub message, an unblocked client's
