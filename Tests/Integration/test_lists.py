@@ -219,18 +219,8 @@ CASES = {
 }
 
 
-def has_multi(srv):
-    with srv.conn() as c:
-        ok = c.call("MULTI") == b"+OK\r\n"
-        if ok:
-            c.call("DISCARD")
-        return ok
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_list_commands(server, reference, name):
-    if name.startswith("multi") and not has_multi(server):
-        pytest.skip("MULTI/EXEC is not on this branch yet")
     compare(server, reference, CASES[name])
 
 
@@ -468,8 +458,6 @@ def test_blmpop_wakes_with_count(either):
 
 
 def test_wake_from_multi_exec(either):
-    if not has_multi(either):
-        pytest.skip("MULTI/EXEC is not on this branch yet")
     a, p = either.conn(), either.conn()
     with a, p:
         a.send(encode("BLPOP", "q", "0"))
@@ -617,8 +605,6 @@ def test_large_lrange_reply(server, reference):
 def test_served_from_the_key_that_became_ready(either):
     """Keys made ready by one transaction serve a client blocked on several of them from
     the first key that became ready, not the first it named."""
-    if not has_multi(either):
-        pytest.skip("MULTI/EXEC is not on this branch yet")
     a, b, p = either.conn(), either.conn(), either.conn()
     with a, b, p:
         a.send(encode("BLPOP", "k1", "k2", "0"))
@@ -683,10 +669,6 @@ def test_replicas_receive_what_redis_sends(server, reference):
     """Pops, moves and blocking pops reach replicas as the commands Redis 7.0 sends:
     LMPOP/BLMPOP as LPOP/RPOP key count, BLPOP as LPOP, BLMOVE as LMOVE, BRPOPLPUSH as
     RPOPLPUSH, served at once or after blocking; writes that change nothing not at all."""
-    try:
-        import test_replication_master  # noqa: F401
-    except ImportError:
-        pytest.skip("replication is not on this branch yet")
     ours = _list_stream(server.port)
     theirs = _list_stream(reference.port)
     assert ours == theirs

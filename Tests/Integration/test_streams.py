@@ -527,11 +527,6 @@ BLOCKED_CASES = {
 @pytest.mark.parametrize("name", sorted(BLOCKED_CASES))
 def test_streams_blocked_differential(server, reference, name):
     setup, blocking, trigger = BLOCKED_CASES[name]
-    if any(step[0] == "MULTI" for step in trigger):
-        with server.conn() as c:
-            if c.call("MULTI").startswith(b"-"):
-                pytest.skip("MULTI/EXEC is not on this branch")
-            c.call("DISCARD")
     want = blocked_scenario(reference, setup, blocking, trigger)
     got = blocked_scenario(server, setup, blocking, trigger)
     assert got == want
