@@ -372,43 +372,38 @@ extension Engine {
     /// ZCOUNT key min max
     func zcount(_ a: Arguments) {
         guard let range = scoreRangeArguments(a[2], a[3]) else { return }
-        var wrong = false
-        guard let z = sortedSetForRead(a[1], wrongType: &wrong) else {
-            if !wrong { replyInteger(0) }
-            return
-        }
-        guard let lo = z.firstInRange(range) else { replyInteger(0); return }
-        if z.isPacked {
-            var n = 0
-            var p: SortedSetPosition? = lo
-            while let q = p, range.belowMax(z.score(at: q)) { n += 1; p = z.next(q) }
-            replyInteger(n)
-            return
-        }
-        // Ranks of both ends, as Redis counts a skiplist range.
-        var n = z.count - z.rank(at: lo)
-        if let hi = z.lastInRange(range) { n -= z.count - 1 - z.rank(at: hi) }
-        replyInteger(n)
+        replyCountInRange(a[1], first: { $0.firstInRange(range) }, last: { $0.lastInRange(range) },
+                          belowMax: { z, p in range.belowMax(z.score(at: p)) })
     }
 
     /// ZLEXCOUNT key min max
     func zlexcount(_ a: Arguments) {
         guard let range = lexRangeArguments(a[2], a[3]) else { return }
+        replyCountInRange(a[1], first: { $0.firstInRange(range) }, last: { $0.lastInRange(range) },
+                          belowMax: { z, p in range.belowMax(z.member(at: p)) })
+    }
+
+    /// The number of elements of `key` in a score or lex range: walked in the packed form,
+    /// from the ranks of both ends in a skiplist, as Redis counts.
+    private func replyCountInRange(_ key: UnsafeRawBufferPointer,
+                                   first: (SortedSetValue) -> SortedSetPosition?,
+                                   last: (SortedSetValue) -> SortedSetPosition?,
+                                   belowMax: (SortedSetValue, SortedSetPosition) -> Bool) {
         var wrong = false
-        guard let z = sortedSetForRead(a[1], wrongType: &wrong) else {
+        guard let z = sortedSetForRead(key, wrongType: &wrong) else {
             if !wrong { replyInteger(0) }
             return
         }
-        guard let lo = z.firstInRange(range) else { replyInteger(0); return }
+        guard let lo = first(z) else { replyInteger(0); return }
         if z.isPacked {
             var n = 0
             var p: SortedSetPosition? = lo
-            while let q = p, range.belowMax(z.member(at: q)) { n += 1; p = z.next(q) }
+            while let q = p, belowMax(z, q) { n += 1; p = z.next(q) }
             replyInteger(n)
             return
         }
         var n = z.count - z.rank(at: lo)
-        if let hi = z.lastInRange(range) { n -= z.count - 1 - z.rank(at: hi) }
+        if let hi = last(z) { n -= z.count - 1 - z.rank(at: hi) }
         replyInteger(n)
     }
 }
