@@ -172,6 +172,7 @@ final class CommandTable {
         e.stats.totalCommands += 1
         let dirtyBefore = e.dirty
         e.propagationReplaced = false
+        if e.snapshotJob != nil && cmd.flags.contains(.write) { e.preserveForSnapshot(cmd, args) }
         cmd.handler!(e, args)
         if e.dirty != dirtyBefore { e.commandChangedData(cmd, args) }
         if c.commandFailed {

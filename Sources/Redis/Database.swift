@@ -29,6 +29,12 @@ final class Database {
         return link
     }
 
+    /// Empties the database (FLUSHDB, FLUSHALL). A snapshot in progress keeps the old table,
+    /// whose keys it still needs, and the database goes on with a fresh one.
+    func removeAllKeys() {
+        if table.snapshot != nil { table = KeyTable() } else { table.removeAll() }
+    }
+
     /// Deletes an entry the active expire cycle found expired.
     func deleteExpired(_ e: Entry, hasher: KeyHasher) {
         let key = e.key

@@ -72,6 +72,8 @@ public final class Engine: @unchecked Sendable {
     var replication = ReplicationState()
     /// RDB snapshots: SAVE, BGSAVE, save points, loading (Persistence/).
     var persistence = PersistenceState()
+    /// The snapshot being taken between batches (full sync, BGSAVE), if any.
+    var snapshotJob: SnapshotJob?
 
     public init(channels: [ReactorChannel], doorbell: Doorbell, settings: ReactorSettings, config: ServerConfig,
                 logger: Logger) {
@@ -113,6 +115,10 @@ public final class Engine: @unchecked Sendable {
                 cron()
                 nextCron = mono + Int64(1000 / max(1, config.hz))
             }
+            if let job = snapshotJob {
+                advanceSnapshotJob(job)
+                continue   // busy with the snapshot: no sleep until it is done
+            }
             if worked { continue }
             // Nothing to do: announce the sleep, then look once more, so that a request
             // published between the last look and the announcement is not missed (the
@@ -148,7 +154,8 @@ public final class Engine: @unchecked Sendable {
         return worked
     }
 
-    private func hasWork() -> Bool {
+    /// Whether requests or reply space wait (the loop must not sleep; a snapshot yields).
+    func hasWork() -> Bool {
         for r in channels.indices {
             if staging[r].isEmpty || staging[r].pendingBytes < ReplyStaging.backPressureBytes {
                 if channels[r].requests.hasPublishedRecords { return true }

@@ -47,6 +47,9 @@ struct Entry {
     static let headerSize = 24
     static let expirySize = 16
     static let volatileFlag: UInt8 = 1
+    /// Which side of its table's `snapshotMark` the entry is on: equal means a snapshot in
+    /// progress already holds it (or it was written after the snapshot began).
+    static let snapshotFlag: UInt8 = 2
 
     @inline(__always) var next: UnsafeMutableRawPointer? {
         get { p.load(as: UnsafeMutableRawPointer?.self) }

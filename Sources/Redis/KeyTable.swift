@@ -25,6 +25,15 @@ final class KeyTable {
     /// Heap bytes held by entries (their blocks; objects account for themselves).
     private(set) var entryBytes = 0
 
+    /// The snapshot being taken of this table, if any (see SnapshotJob). While it runs,
+    /// every entry about to change or go is first handed to it, unless it already holds it.
+    var snapshot: SnapshotJob?
+    /// The value of an entry's `Entry.snapshotFlag` bit meaning "in the snapshot already".
+    /// Flipped when a snapshot starts, so that every existing entry becomes pending at once.
+    var snapshotMark: UInt8 = 0
+    /// This table's section in `snapshot`.
+    var snapshotSection = 0
+
     init() {
         volatileEntries = .allocate(capacity: volatileCapacity)
     }
@@ -82,11 +91,13 @@ final class KeyTable {
         }
         entryBytes += e.allocatedSize
         if e.isVolatile { addVolatile(e) }
+        markSnapshotted(e)   // a key added after the snapshot began is not part of it
     }
 
     /// Unlinks and frees the entry `link` points at.
     func remove(at link: Link) {
         let e = Entry(link.pointee!)
+        if snapshot != nil { preserveForSnapshot(e) }
         // Which table holds it must be decided while it is still chained.
         let inTable1 = isInTable1(e)
         link.pointee = e.next
@@ -99,6 +110,8 @@ final class KeyTable {
     /// Replaces the entry at `link` with `new` (same key), freeing the old one.
     func replace(at link: Link, with new: Entry) {
         let old = Entry(link.pointee!)
+        if snapshot != nil { preserveForSnapshot(old) }
+        markSnapshotted(new)
         new.next = old.next
         link.pointee = new.p
         if old.isVolatile { removeVolatile(old) }
@@ -113,6 +126,7 @@ final class KeyTable {
     @discardableResult
     func resize(at link: Link, valueLength: Int, volatile: Bool) -> Entry {
         let old = Entry(link.pointee!)
+        if snapshot != nil { preserveForSnapshot(old) }   // the flags move with the block
         let wasVolatile = old.isVolatile
         let keyLength = old.keyLength
         let oldValueLength = old.valueLength
@@ -308,8 +322,10 @@ final class KeyTable {
         }
     }
 
-    /// Frees every entry and both bucket arrays.
+    /// Frees every entry and both bucket arrays. (FLUSHALL during a snapshot hands the whole
+    /// table to the snapshot instead: `Database.removeAllKeys`.)
     func removeAll() {
+        if snapshot != nil { forEach { preserveForSnapshot($0) } }
         forEach { $0.free() }
         free(tables.0.slots)
         free(tables.1.slots)
@@ -317,6 +333,29 @@ final class KeyTable {
         rehashIndex = -1
         volatileCount = 0
         entryBytes = 0
+    }
+
+    // MARK: snapshots
+
+    /// Whether a snapshot in progress still needs `e`.
+    @inline(__always)
+    func isPendingForSnapshot(_ e: Entry) -> Bool {
+        e.flags & Entry.snapshotFlag != snapshotMark
+    }
+
+    /// Marks `e` as held by (or not part of) the snapshot in progress.
+    @inline(__always)
+    func markSnapshotted(_ e: Entry) {
+        e.flags = (e.flags & ~Entry.snapshotFlag) | snapshotMark
+    }
+
+    /// Hands `e` to the snapshot in progress before it changes, if the snapshot still
+    /// needs it: the snapshot keeps the value as it was when the snapshot began.
+    @inline(__always)
+    func preserveForSnapshot(_ e: Entry) {
+        guard let s = snapshot, isPendingForSnapshot(e) else { return }
+        s.write(e, section: snapshotSection)
+        markSnapshotted(e)
     }
 
     // MARK: keys with an expiry

@@ -7,7 +7,7 @@ let serverCommands: [(String, CommandHandler)] = [
         guard e.flushOptionValid(a) else { return }
         e.dirty += e.db.table.count
         e.flushedDatabase(e.db.index)
-        e.db.table.removeAll()
+        e.db.removeAllKeys()
         e.dirty += 1   // propagated even when already empty, like Redis
         e.replyOK()
     }),
@@ -16,10 +16,10 @@ let serverCommands: [(String, CommandHandler)] = [
         for d in e.databases {
             e.dirty += d.table.count
             e.flushedDatabase(d.index)
-            d.table.removeAll()
+            d.removeAllKeys()
         }
         // With save points configured Redis writes the now empty dataset at once.
-        if !(parseSavePoints(e.config.save) ?? []).isEmpty && e.persistence.background == nil {
+        if !(parseSavePoints(e.config.save) ?? []).isEmpty && !e.snapshotInProgress {
             _ = e.saveSynchronously()
         }
         e.dirty += 1   // FLUSHALL always propagates and counts as a change, like Redis

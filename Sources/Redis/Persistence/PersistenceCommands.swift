@@ -5,7 +5,7 @@ import Reactor
 /// SHUTDOWN / SIGTERM.
 let persistenceCommands: [(String, CommandHandler)] = [
     ("save", { e, _ in
-        if e.persistence.background != nil {
+        if e.snapshotInProgress {
             e.replyError("ERR Background save already in progress")
             return
         }
@@ -16,7 +16,7 @@ let persistenceCommands: [(String, CommandHandler)] = [
             e.replySyntaxError()
             return
         }
-        if e.persistence.background != nil {
+        if e.snapshotInProgress {
             e.replyError("ERR Background save already in progress")
             return
         }
@@ -60,21 +60,33 @@ extension Engine {
         return true
     }
 
-    /// Takes the snapshot now and hands the file write to a thread. The keyspace thread
-    /// pauses only for the serialization; clients are served while the file is written.
+    /// A background save or any snapshot job runs (SAVE, BGSAVE and DEBUG RELOAD refuse,
+    /// as Redis does while an RDB child exists).
+    var snapshotInProgress: Bool { persistence.background != nil || snapshotJob != nil }
+
+    /// Starts a snapshot job for the file. Clients are served while the job walks the
+    /// dataset and while a thread writes the result (`backgroundSnapshotReady`).
     func startBackgroundSave() {
-        precondition(persistence.background == nil)
-        let bytes = makeSnapshot(replication: replicationInfoForSave())
-        let bg = BackgroundSave(bytes: bytes, path: config.dbfilename, startedAt: now, dirtyAtStart: dirty)
-        persistence.background = bg
+        precondition(!snapshotInProgress)
+        let job = startSnapshotJob(replication: replicationInfoForSave())
+        job.savesToDisk = true
+        persistence.background = BackgroundSave(path: config.dbfilename, startedAt: now, dirtyAtStart: job.dirtyAtStart)
         persistence.lastBackgroundTry = now / 1000
-        spawnThread(name: "rdb-bgsave") { bg.run() }
         logger.notice("Background saving started by pid \(getpid())")
+    }
+
+    /// The job's file is complete: a thread writes it to disk.
+    func backgroundSnapshotReady(_ job: SnapshotJob, _ bytes: [UInt8]) {
+        guard let bg = persistence.background, !bg.writerStarted else { return }
+        bg.bytes = bytes
+        bg.writerStarted = true
+        spawnThread(name: "rdb-bgsave") { bg.run() }
     }
 
     /// Called from the cron: collects a finished background save, or starts one when a
     /// save point is reached (enough changes, old enough last save), like serverCron.
     func persistenceCron() {
+        if snapshotJob != nil && persistence.background == nil { return }   // a full sync's snapshot
         if let bg = persistence.background {
             let state = bg.state.load(ordering: .acquiring)
             if state != 0 { finishBackgroundSave(bg, succeeded: state == 1) }
@@ -117,6 +129,11 @@ extension Engine {
     /// writing is waited for so its rename cannot land after this one. Returns false when
     /// the save failed, and the server must keep running.
     func saveBeforeShutdown(force: Bool, skip: Bool) -> Bool {
+        if let bg = persistence.background, !bg.writerStarted {
+            logger.warning("There is a snapshot in progress for an .rdb file. Abandoning it!")
+            persistence.background = nil
+        }
+        abandonSnapshotJob()
         if let bg = persistence.background {
             bg.wait()
             finishBackgroundSave(bg, succeeded: bg.state.load(ordering: .acquiring) == 1)
@@ -134,7 +151,7 @@ extension Engine {
     /// DEBUG RELOAD: save, empty, load the file back, as Redis's tests use it to check that
     /// every value survives a round trip through the RDB format.
     func debugReload() {
-        if persistence.background != nil {
+        if snapshotInProgress {
             replyError("ERR Background save already in progress")
             return
         }

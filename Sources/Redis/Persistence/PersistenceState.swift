@@ -31,10 +31,14 @@ struct PersistenceState {
 /// CONFIG_BGSAVE_RETRY_DELAY).
 let backgroundSaveRetrySeconds: Int64 = 5
 
-/// A snapshot being written to disk by its own thread. The keyspace thread made the bytes;
-/// the thread writes, fsyncs and renames them into place, then publishes the outcome.
+/// A background save: first a SnapshotJob on the keyspace thread makes the bytes, then a
+/// thread of its own writes, fsyncs and renames them into place and publishes the outcome.
 final class BackgroundSave: @unchecked Sendable {
-    let bytes: [UInt8]
+    /// Set on the keyspace thread before the writing thread starts (thread creation
+    /// orders it before anything that thread reads).
+    var bytes: [UInt8] = []
+    /// Whether the writing thread was started (before that, the job is still walking).
+    var writerStarted = false
     let path: String
     let startedAt: Int64
     let dirtyAtStart: Int
@@ -42,8 +46,7 @@ final class BackgroundSave: @unchecked Sendable {
     let state = Atomic<Int>(0)
     private(set) var failure = ""
 
-    init(bytes: [UInt8], path: String, startedAt: Int64, dirtyAtStart: Int) {
-        self.bytes = bytes
+    init(path: String, startedAt: Int64, dirtyAtStart: Int) {
         self.path = path
         self.startedAt = startedAt
         self.dirtyAtStart = dirtyAtStart

@@ -40,6 +40,13 @@ struct RDBWriter {
         length(expires)
     }
 
+    /// Switches back to database `index` after other databases' keys (an incremental
+    /// snapshot interleaves them; loaders accept SELECTDB anywhere between keys).
+    mutating func reselectDB(_ index: Int) {
+        bytes.append(RDBOpcode.selectDB)
+        length(index)
+    }
+
     /// A string key and value; the fast path of snapshots, copying from the entry.
     mutating func stringEntry(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, expireAt: Int64?) {
         keyHeader(key, type: RDBType.string, expireAt: expireAt)
@@ -83,6 +90,15 @@ struct RDBWriter {
     }
 
     /// EOF and the checksum (0 when `checksum` is off, which loaders take as "not computed").
+    /// Ends the file like `finish`, for a writer whose first `checksummed` bytes have been
+    /// checksummed into `crc` along the way (an incremental snapshot spreads that work).
+    mutating func finish(checksum: Bool, crc: UInt64, checksummed: Int) -> [UInt8] {
+        bytes.append(RDBOpcode.eof)
+        let total = checksum ? bytes.withUnsafeBytes { CRC64.update(crc, UnsafeRawBufferPointer(rebasing: $0[checksummed...])) } : 0
+        littleEndian64(total)
+        return bytes
+    }
+
     mutating func finish(checksum: Bool = true) -> [UInt8] {
         bytes.append(RDBOpcode.eof)
         let crc = checksum ? bytes.withUnsafeBytes { CRC64.update(0, $0) } : 0

@@ -1,28 +1,27 @@
 import Glibc
 
+/// The RDB form of a non-string value. Each value type adds its case here.
+func rdbValue(of entry: Entry) -> RDBValue {
+    switch entry.type {
+    case .string: return .string(entry.stringBytes { Array($0) })
+    case .list:
+        let l = unsafeDowncast(entry.object, to: ListValue.self)
+        var items: [[UInt8]] = []
+        items.reserveCapacity(l.count)
+        l.forEach { items.append(Array($0)) }
+        return .list(items)
+    case .set: return unsafeDowncast(entry.object, to: SetValue.self).rdbValue
+    case .hash: return unsafeDowncast(entry.object, to: HashValue.self).rdbValue
+    case .zset: return unsafeDowncast(entry.object, to: SortedSetValue.self).rdbValue
+    case .stream: return unsafeDowncast(entry.object, to: StreamValue.self).rdbValue
+    }
+}
+
 /// The engine's side of RDB: turning the keyspace into a snapshot and a snapshot back into
 /// the keyspace. The codec (RDBReader / RDBWriter) knows nothing of entries; the two
 /// conversion points below are where each value type plugs in.
 extension Engine {
     // MARK: conversion points
-
-    /// The RDB form of a non-string value, or nil for a type without a conversion yet.
-    /// Each value type adds its case here (list -> .list, hash -> .hash, ...).
-    func rdbValue(of entry: Entry) -> RDBValue? {
-        switch entry.type {
-        case .string: return .string(entry.stringBytes { Array($0) })
-        case .list:
-            let l = unsafeDowncast(entry.object, to: ListValue.self)
-            var items: [[UInt8]] = []
-            items.reserveCapacity(l.count)
-            l.forEach { items.append(Array($0)) }
-            return .list(items)
-        case .set: return unsafeDowncast(entry.object, to: SetValue.self).rdbValue
-        case .hash: return unsafeDowncast(entry.object, to: HashValue.self).rdbValue
-        case .zset: return unsafeDowncast(entry.object, to: SortedSetValue.self).rdbValue
-        case .stream: return unsafeDowncast(entry.object, to: StreamValue.self).rdbValue
-        }
-    }
 
     /// Builds the in-memory object for a loaded non-string value, or nil for a type without
     /// a conversion yet. Each value type adds its case here, returning its `ValueType` and
@@ -73,39 +72,17 @@ extension Engine {
 
     // MARK: snapshot
 
-    /// The RDB file of the whole dataset as of now. Runs on the keyspace thread, which
-    /// serves no command meanwhile: the pause lasts as long as serializing the dataset
-    /// (the file write happens elsewhere for BGSAVE). `replication` adds the repl-stream-db,
-    /// repl-id and repl-offset aux fields a replica needs to continue the stream after a
-    /// full sync; nil when there is no replication stream (Redis omits them then).
+    /// The RDB file of the whole dataset as of now, in one go: the keyspace thread serves
+    /// no command meanwhile (SAVE, SHUTDOWN, DEBUG RELOAD). Full syncs and BGSAVE use a
+    /// SnapshotJob instead, which lets clients in between. `replication` adds the
+    /// repl-stream-db, repl-id and repl-offset aux fields a replica needs to continue the
+    /// stream; nil when there is no replication stream (Redis omits them then).
     func makeSnapshot(replication: (id: String, offset: Int64, streamDB: Int)? = nil) -> [UInt8] {
         var w = RDBWriter(compression: config.rdbcompression, capacity: 4096 + databases.reduce(0) { $0 + $1.table.entryBytes })
-        w.aux("redis-ver", redisCompatibleVersion)
-        w.aux("redis-bits", integer: 64)
-        w.aux("ctime", integer: now / 1000)
-        w.aux("used-mem", integer: Int64(usedMemory()))
-        if let r = replication {
-            w.aux("repl-stream-db", integer: Int64(r.streamDB))
-            w.aux("repl-id", r.id)
-            w.aux("repl-offset", integer: r.offset)
-        }
-        w.aux("aof-base", integer: 0)
-        var skipped = 0
+        w.snapshotHeader(usedMemory: usedMemory(), now: now, replication: replication)
         for d in databases where d.table.count > 0 {
             w.selectDB(d.index, keys: d.table.count, expires: d.table.volatileCount)
-            d.table.forEach { e in
-                let expireAt: Int64? = e.isVolatile ? e.expireAt : nil
-                if e.type == .string {
-                    e.stringBytes { w.stringEntry(key: e.key, value: $0, expireAt: expireAt) }
-                } else if let v = rdbValue(of: e) {
-                    w.entry(key: e.key, value: v, expireAt: expireAt)
-                } else {
-                    skipped += 1
-                }
-            }
-        }
-        if skipped > 0 {
-            logger.warning("\(skipped) keys of a type without an RDB conversion were left out of the snapshot")
+            d.table.forEach { w.keyValue($0) }
         }
         return w.finish(checksum: config.rdbchecksum)
     }

@@ -71,7 +71,12 @@ extension Engine {
         return true
     }
 
-    /// Sends the snapshot, after which the stream flows from the snapshot's offset.
+    /// Serves a full resynchronization. The snapshot is taken by a SnapshotJob while
+    /// clients are served: the replica gets "+FULLRESYNC <id> <offset>" at once, then,
+    /// when the job is done, the file and the stream produced since that offset. A replica
+    /// arriving while a job runs joins it when it can get the same stream (nothing was fed
+    /// since the start, or another waiting replica's stream is copied), like Redis's
+    /// attaching to a running BGSAVE; otherwise it waits for the next job.
     private func fullResync(_ c: Client, _ link: ReplicaLink, psync: Bool) {
         let r = replication
         replicationFlushStream()
@@ -83,23 +88,90 @@ extension Engine {
             r.backlog = ReplicationBacklog(capacity: config.replBacklogSize, nextOffset: r.masterReplOffset + 1)
             logger.notice("Replication backlog created, my new replication IDs are '\(r.replid)' and '\(r.replid2)'")
         }
-        guard let rdb = replicationSnapshotBytes() else {
-            logger.warning("Can't serve a full resynchronization to replica \(replicaName(c)): this build has no RDB writer and the dataset is not empty")
-            replyError("ERR full resynchronization needs an RDB snapshot of a non-empty dataset, which this build cannot produce")
+        r.syncFull += 1
+        if !r.replicas.contains(where: { $0 === c }) { r.replicas.append(c) }
+        r.noReplicasSince = 0
+        // Nothing changed since the last snapshot was made: send it again right away.
+        if let s = r.snapshot, s.dirty == dirty, s.offset == r.masterReplOffset, s.id == r.replid {
+            announceFullResync(c, link, offset: s.offset)
+            sendSnapshot(s.bytes, to: c, link)
             return
         }
-        r.syncFull += 1
-        // The next write in the stream selects its database: the replica starts in db 0.
-        r.streamDatabase = -1
-        if psync {
-            replyRaw(Array("+FULLRESYNC \(r.replid) \(r.masterReplOffset)\r\n".utf8))
+        if let job = snapshotJob {
+            let companion = job.replicas.first { !$0.closing && $0.replicaLink?.state == .waitingSnapshot }
+            if job.replicationID == r.replid && (r.masterReplOffset == job.replicationOffset || companion != nil) {
+                announceFullResync(c, link, offset: job.replicationOffset)
+                link.state = .waitingSnapshot
+                link.pendingStream = companion?.replicaLink?.pendingStream ?? []
+                job.replicas.append(c)
+                logger.notice("Waiting for end of the snapshot in progress for SYNC")
+            } else {
+                link.state = .waitingNextSnapshot
+                r.waitingNextSnapshot.append(c)
+                logger.notice("Can't attach the replica to the current snapshot. Waiting for next snapshot for SYNC")
+            }
+            return
         }
-        logger.notice("Sending a snapshot of \(rdb.count) bytes to replica \(replicaName(c)) at offset \(r.masterReplOffset)")
-        replyRaw(Array("$\(rdb.count)\r\n".utf8))
-        rdb.withUnsafeBytes { replyRaw($0) }
+        startReplicationSnapshot(for: [c])
+    }
+
+    /// Starts a snapshot job for `clients`, each told the offset it will continue from.
+    private func startReplicationSnapshot(for clients: [Client]) {
+        let r = replication
+        replicationFlushStream()
+        let job = startSnapshotJob(replication: (r.replid, r.masterReplOffset, max(0, r.streamDatabase)))
+        // The stream after the snapshot selects its database again: the replica starts in db 0.
+        r.streamDatabase = -1
+        for c in clients {
+            guard let link = c.replicaLink else { continue }
+            announceFullResync(c, link, offset: job.replicationOffset)
+            link.state = .waitingSnapshot
+            link.pendingStream = []
+            job.replicas.append(c)
+        }
+        logger.notice("Starting a snapshot for replication of \(job.sections.reduce(0) { $0 + $1.keys }) keys at offset \(job.replicationOffset), clients served meanwhile")
+    }
+
+    /// "+FULLRESYNC <id> <offset>" (PSYNC only; SYNC gets the file alone).
+    private func announceFullResync(_ c: Client, _ link: ReplicaLink, offset: Int64) {
+        guard !link.prePSYNC else { return }
+        withReplies(to: c) { replyRaw(Array("+FULLRESYNC \(replication.replid) \(offset)\r\n".utf8)) }
+    }
+
+    /// "$<len>\r\n<rdb>" then the stream buffered while it waited; the replica is online.
+    private func sendSnapshot(_ rdb: [UInt8], to c: Client, _ link: ReplicaLink) {
+        logger.notice("Sending a snapshot of \(rdb.count) bytes to replica \(replicaName(c))")
+        withReplies(to: c) {
+            replyRaw(Array("$\(rdb.count)\r\n".utf8))
+            rdb.withUnsafeBytes { replyRaw($0) }
+            if !link.pendingStream.isEmpty { link.pendingStream.withUnsafeBytes { replyRaw($0) } }
+        }
+        link.pendingStream = []
         attach(c, link)
         link.snapshotBytes = rdb.count
         logger.notice("Synchronization with replica \(replicaName(c)) succeeded")
+    }
+
+    /// A snapshot job is complete: every replica waiting for it gets it, and the file is
+    /// kept for replicas asking before anything changes.
+    func replicationSnapshotReady(_ job: SnapshotJob, _ bytes: [UInt8]) {
+        let r = replication
+        replicationFlushStream()   // the stream so far goes into the waiting replicas' buffers
+        for c in job.replicas where !c.closing {
+            guard let link = c.replicaLink, link.state == .waitingSnapshot else { continue }
+            sendSnapshot(bytes, to: c, link)
+        }
+        r.snapshot = (bytes, job.dirtyAtStart, job.replicationOffset, job.replicationID)
+    }
+
+    /// Replicas that could not join the last snapshot job get a new one, once none runs.
+    func replicationStartWaitingSyncs() {
+        let r = replication
+        r.waitingNextSnapshot.removeAll { $0.closing || $0.replicaLink?.state != .waitingNextSnapshot }
+        guard snapshotJob == nil, !r.waitingNextSnapshot.isEmpty else { return }
+        let clients = r.waitingNextSnapshot
+        r.waitingNextSnapshot = []
+        startReplicationSnapshot(for: clients)
     }
 
     /// Makes `c` an online replica: the stream flows to it from now on.
@@ -109,25 +181,9 @@ extension Engine {
         link.ackTime = now
         link.ackedSinceSync = false
         link.snapshotBytes = 0
+        link.pendingStream = []
         if !r.replicas.contains(where: { $0 === c }) { r.replicas.append(c) }
         r.noReplicasSince = 0
-    }
-
-    /// The RDB for a full sync, shared by replicas asking before anything changes.
-    /// Returns nil when no snapshot can be made (see `replicationMakeSnapshot`).
-    private func replicationSnapshotBytes() -> [UInt8]? {
-        let r = replication
-        if let s = r.snapshot, s.dirty == dirty, s.offset == r.masterReplOffset { return s.bytes }
-        guard let bytes = replicationMakeSnapshot() else { return nil }
-        r.snapshot = (bytes, dirty, r.masterReplOffset)
-        return bytes
-    }
-
-    /// The dataset as an RDB file, with the replication id and offset the stream continues
-    /// from. (nil is kept for a build that cannot snapshot: the replica gets an error.)
-    func replicationMakeSnapshot() -> [UInt8]? {
-        let r = replication
-        return makeSnapshot(replication: (r.replid, r.masterReplOffset, max(0, r.streamDatabase)))
     }
 
     /// The ReplicaLink of `c`, created on first use (REPLCONF before SYNC).
@@ -236,6 +292,11 @@ extension Engine {
                 r.lastPing = mono
                 replicationFeedInternal(["PING"])
             }
+            // Replicas waiting for a snapshot get a newline a second, so they know we are
+            // alive (they skip newlines before the snapshot's length line).
+            for c in r.replicas where !c.closing && c.replicaLink.map({ $0.state != .online && $0.state != .handshake }) == true {
+                withReplies(to: c) { replyRaw(Array("\n".utf8)) }
+            }
             disconnectTimedOutReplicas()
             if r.replicas.isEmpty, r.backlog != nil, !r.followsMaster, config.replBacklogTTL > 0,
                r.noReplicasSince > 0, mono - r.noReplicasSince >= Int64(config.replBacklogTTL) * 1000 {
@@ -276,8 +337,16 @@ extension Engine {
         let mono = monotonicMilliseconds()
         for c in replication.replicas where !c.closing {
             guard let link = c.replicaLink else { continue }
-            let buffered = channels[c.reactor].slotStats[c.slot].outputBuffered.load(ordering: .relaxed)
-            let size = link.ackedSinceSync ? buffered : max(0, buffered - link.snapshotBytes)
+            let size: Int
+            switch link.state {
+            case .waitingSnapshot:
+                size = link.pendingStream.count   // the stream held back until the file is sent
+            case .online:
+                let buffered = channels[c.reactor].slotStats[c.slot].outputBuffered.load(ordering: .relaxed)
+                size = link.ackedSinceSync ? buffered : max(0, buffered - link.snapshotBytes)
+            case .handshake, .waitingNextSnapshot:
+                continue
+            }
             var over = hard > 0 && size >= hard
             if !over && soft > 0 && size >= soft {
                 if link.softLimitSince == 0 {

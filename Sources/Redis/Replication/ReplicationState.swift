@@ -53,7 +53,10 @@ final class ReplicationState {
     var writeOffsets: [Int: Int64] = [:]
 
     /// The last full-sync snapshot, reused by replicas asking before anything changed.
-    var snapshot: (bytes: [UInt8], dirty: Int, offset: Int64)?
+    var snapshot: (bytes: [UInt8], dirty: Int, offset: Int64, id: String)?
+    /// Replicas that asked for a full sync while a snapshot job could not take them: they
+    /// get the next one.
+    var waitingNextSnapshot: [Client] = []
     /// Monotonic ms of the last once-a-second replication cron, and of the last PING fed.
     var lastCron: Int64 = 0
     var lastPing: Int64 = 0
@@ -81,6 +84,11 @@ final class ReplicaLink {
     enum State {
         /// REPLCONF seen, no SYNC/PSYNC yet: still an ordinary client.
         case handshake
+        /// Told +FULLRESYNC; the snapshot job it waits for is running (Redis's
+        /// wait_bgsave). Its stream accumulates in `pendingStream`.
+        case waitingSnapshot
+        /// Waits for a snapshot job to start (one that it could not join was running).
+        case waitingNextSnapshot
         /// Snapshot or backlog sent; the stream flows to it.
         case online
     }
@@ -101,6 +109,9 @@ final class ReplicaLink {
     var ackedSinceSync = false
     /// Size of the snapshot sent to it, not counted against output limits until it ACKs.
     var snapshotBytes = 0
+    /// While waiting for its snapshot: the stream since the snapshot's offset, sent right
+    /// after the file.
+    var pendingStream: [UInt8] = []
     /// Monotonic ms since its output has been above the soft limit, or 0.
     var softLimitSince: Int64 = 0
 }
@@ -175,8 +186,13 @@ extension Engine {
         guard r.pending.readable > 0 else { return }
         let bytes = r.pending.readableBytes
         r.backlog?.append(bytes)
-        for c in r.replicas where !c.closing && c.replicaLink?.state == .online {
-            withReplies(to: c) { replyRaw(bytes) }
+        for c in r.replicas where !c.closing {
+            guard let link = c.replicaLink else { continue }
+            switch link.state {
+            case .online: withReplies(to: c) { replyRaw(bytes) }
+            case .waitingSnapshot: link.pendingStream.append(contentsOf: bytes)
+            case .handshake, .waitingNextSnapshot: break
+            }
         }
         r.pending.clear()
         // A huge write (a big MSET) grew the buffer: give the memory back once sent.
@@ -216,6 +232,8 @@ extension Engine {
             logger.notice("Connection with replica \(replicaName(c)) lost.")
             if r.replicas.isEmpty { r.noReplicasSince = monotonicMilliseconds() }
         }
+        if let job = snapshotJob { job.replicas.removeAll { $0 === c } }
+        r.waitingNextSnapshot.removeAll { $0 === c }
         c.replicaLink = nil
         replicationForgetClient(c)
     }

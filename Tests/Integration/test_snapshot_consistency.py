@@ -1,0 +1,235 @@
+"""Snapshots taken while clients write: BGSAVE and full syncs are made a little at a time
+between batches, so every key must be captured as it was when the snapshot began, whatever
+writes, deletes, expiries and flushes reach it before the walk does.
+
+- BGSAVE followed, in the same pipeline, by writes to keys of every type, deletes, renames,
+  TTL changes, new keys and a FLUSHDB: the file (loaded by a real redis-server) holds the
+  dataset exactly as it was at BGSAVE, and INFO reported the save as in progress meanwhile;
+- a real redis-server replica full-syncing from us while redis-benchmark rewrites the same
+  keys ends with exactly the master's data;
+- two replicas asking at once both converge, and a replica that disconnects mid-snapshot
+  leaves the master serving.
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+import redis
+
+from conftest import Server
+from test_replication_master import servers, info, wait_until, in_sync, start_real_replica  # noqa: F401
+
+OUR_CMD = os.environ.get(
+    "SERVER_CMD", ".build/release/swift-redis --port {port} --bind 127.0.0.1 --save '' --appendonly no")
+
+
+def dataset_of(port, dbs=16):
+    """{db: {key: (type, value, has_ttl)}} of every non-empty database, read with pipelines."""
+    out = {}
+    for db in range(dbs):
+        r = redis.Redis(host="127.0.0.1", port=port, db=db, socket_timeout=30)
+        if r.dbsize() == 0:
+            continue
+        keys = list(r.scan_iter(count=5000))
+        p = r.pipeline(transaction=False)
+        for k in keys:
+            p.type(k)
+            p.pttl(k)
+        meta = p.execute()
+        p = r.pipeline(transaction=False)
+        for i, k in enumerate(keys):
+            t = meta[2 * i]
+            if t == b"list":
+                p.lrange(k, 0, -1)
+            elif t == b"hash":
+                p.hgetall(k)
+            elif t == b"set":
+                p.smembers(k)
+            elif t == b"zset":
+                p.zrange(k, 0, -1, withscores=True)
+            elif t == b"stream":
+                p.xrange(k)
+            else:
+                p.get(k)
+        values = p.execute()
+        data = {}
+        for i, k in enumerate(keys):
+            v = values[i]
+            if isinstance(v, dict):
+                v = sorted(v.items())
+            elif isinstance(v, set):
+                v = sorted(v)
+            data[k] = (meta[2 * i], v, meta[2 * i + 1] > 0)
+        out[db] = data
+    return out
+
+
+def assert_same(expected, got, what):
+    assert sorted(expected) == sorted(got), "%s: non-empty databases %s vs %s" % (what, sorted(expected), sorted(got))
+    for db in expected:
+        e, g = expected[db], got[db]
+        missing = [k for k in e if k not in g]
+        extra = [k for k in g if k not in e]
+        assert not missing and not extra, "%s db %d: missing %r, extra %r" % (what, db, missing[:5], extra[:5])
+        wrong = [(k, e[k], g[k]) for k in e if e[k] != g[k]]
+        assert not wrong, "%s db %d: %d keys differ, e.g. %r" % (what, db, len(wrong), wrong[:3])
+
+
+def populate(port, strings=60000):
+    """Strings (some with a TTL), lists, hashes, sets, sorted sets and a stream in db 0,
+    plus keys in db 1 and db 2."""
+    r = redis.Redis(host="127.0.0.1", port=port)
+    p = r.pipeline(transaction=False)
+    for start in range(0, strings, 1000):
+        p.mset({"k:%d" % i: str(i) for i in range(start, start + 1000)})
+    for i in range(0, strings, 50):
+        p.expire("k:%d" % i, 3600)
+    for i in range(300):
+        p.rpush("l:%d" % i, *["item-%d-%d" % (i, j) for j in range(40)])
+        p.hset("h:%d" % i, mapping={"f%d" % j: "v%d" % j for j in range(20)})
+        p.sadd("s:%d" % i, *range(i, i + 30))
+        p.zadd("z:%d" % i, {"m%d" % j: j * 1.5 for j in range(25)})
+    for j in range(100):
+        p.xadd("stream", {"n": j}, id="%d-1" % (j + 1))
+    p.execute()
+    for db, n in ((1, 5000), (2, 3000)):
+        rd = redis.Redis(host="127.0.0.1", port=port, db=db)
+        rd.mset({"d%d:%d" % (db, i): "x" * (i % 50) for i in range(n)})
+
+
+def writes_during_snapshot(p):
+    """Changes to keys captured at the start: in place, by replacement, by deletion."""
+    for i in range(0, 60000, 97):
+        p.set("k:%d" % i, "changed")
+    for i in range(1, 60000, 89):
+        p.incr("k:%d" % i)
+    for i in range(2, 60000, 83):
+        p.delete("k:%d" % i)
+    for i in range(3, 60000, 79):
+        p.append("k:%d" % i, "-appended")
+    for i in range(4, 60000, 73):
+        p.expire("k:%d" % i, 100)
+    for i in range(0, 60000, 1000):
+        p.persist("k:%d" % i)
+    for i in range(0, 300, 7):
+        p.lpush("l:%d" % i, "new")
+        p.hset("h:%d" % i, "f0", "changed")
+        p.srem("s:%d" % i, i)
+        p.zincrby("z:%d" % i, 10, "m0")
+    for i in range(1, 300, 11):
+        p.delete("l:%d" % i)
+        p.rename("h:%d" % i, "renamed:%d" % i)
+    p.xadd("stream", {"n": "late"}, id="999-1")
+    for i in range(2000):
+        p.set("new:%d" % i, i)
+    # Replacing a key in another database (not named by the command's own database).
+    p.execute_command("COPY", "k:5", "d2:7", "DB", 2, "REPLACE")
+    p.execute_command("MOVE", "k:6", 2)
+    p.execute_command("SELECT", 1)
+    p.execute_command("FLUSHDB")
+    p.execute_command("SET", "after-flush", "1")
+    p.execute_command("SELECT", 2)
+    p.execute_command("FLUSHALL")
+    p.execute_command("SELECT", 0)
+
+
+def test_bgsave_holds_the_dataset_as_it_was_when_it_started(servers):
+    master = servers(OUR_CMD, "server")
+    populate(master.port)
+    before = dataset_of(master.port)
+    r = redis.Redis(host="127.0.0.1", port=master.port)
+    p = r.pipeline(transaction=False)
+    p.bgsave()
+    p.info("persistence")
+    writes_during_snapshot(p)
+    p.info("persistence")
+    results = p.execute(raise_on_error=False)
+    during = results[1]
+    assert during["rdb_bgsave_in_progress"] == 1
+    assert during["current_save_keys_total"] == sum(len(v) for v in before.values())
+    # Still in progress after the writes: they were made while the walk had not reached
+    # every key, which is what this test is about.
+    assert results[-1]["rdb_bgsave_in_progress"] == 1 or results[-1]["rdb_last_bgsave_status"] == "ok"
+    assert wait_until(lambda: r.info("persistence")["rdb_bgsave_in_progress"] == 0, 60)
+    assert r.info("persistence")["rdb_last_bgsave_status"] == "ok"
+    after = dataset_of(master.port)
+    assert after != before
+
+    # A real redis-server loads the file and holds the dataset of the BGSAVE moment.
+    d = tempfile.mkdtemp(prefix="snapshot-load-")
+    try:
+        dumped = os.path.join(master.argv[master.argv.index("--dir") + 1], "dump.rdb")
+        shutil.copy(dumped, os.path.join(d, "dump.rdb"))
+        real = servers("redis-server --port {port} --save '' --appendonly no --dir %s" % d, "redis")
+        assert_same(before, dataset_of(real.port), "file written by BGSAVE")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    master.assert_alive()
+
+
+def test_full_sync_under_writes_ends_with_the_masters_data(servers):
+    master = servers(OUR_CMD, "server")
+    populate(master.port, strings=200000)
+    bench = subprocess.Popen(
+        ["redis-benchmark", "-p", str(master.port), "-n", "400000", "-P", "16", "-c", "8", "-r", "200000",
+         "-t", "set,incr,lpush,hset,sadd", "-q"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.3)
+    replica = servers.real("--replicaof 127.0.0.1 %d" % master.port)
+    # The snapshot is taken while the benchmark rewrites the keys it walks.
+    linked = wait_until(lambda: info(replica.port, "replication").get("master_link_status") == "up", 30)
+    assert bench.poll() is None, "the load ended before the sync did"
+    try:
+        assert linked, replica.log_tail()
+        wait_until(lambda: bench.poll() is not None, 120)
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+        bench.wait()
+    assert wait_until(lambda: in_sync(master, replica), 20), "replica never caught up"
+    assert_same(dataset_of(master.port), dataset_of(replica.port), "replica")
+    assert int(info(master.port, "stats")["sync_full"]) == 1
+    master.assert_alive()
+
+
+def test_replicas_asking_together_all_converge(servers):
+    master = servers(OUR_CMD, "server")
+    populate(master.port)
+    r = redis.Redis(host="127.0.0.1", port=master.port)
+    replicas = [servers.real("--replicaof 127.0.0.1 %d" % master.port) for _ in range(2)]
+    for i in range(500):
+        r.set("k:%d" % (i * 7), "during-%d" % i)
+    for rep in replicas:
+        assert wait_until(lambda: info(rep.port, "replication").get("master_link_status") == "up", 30), rep.log_tail()
+    for i in range(500):
+        r.incr("counter:%d" % (i % 50))
+    for rep in replicas:
+        assert wait_until(lambda: in_sync(master, rep), 20)
+    expected = dataset_of(master.port)
+    for rep in replicas:
+        assert_same(expected, dataset_of(rep.port), "replica on port %d" % rep.port)
+    assert int(info(master.port, "stats")["sync_full"]) == 2
+
+
+def test_replica_gone_mid_snapshot_leaves_the_master_serving(servers):
+    master = servers(OUR_CMD, "server")
+    populate(master.port, strings=200000)
+    from test_replication_master import RawReplica
+    import socket
+    s = socket.create_connection(("127.0.0.1", master.port))
+    s.sendall(b"*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n")
+    s.recv(100)   # +FULLRESYNC
+    s.close()     # gone before the file is ready
+    r = redis.Redis(host="127.0.0.1", port=master.port)
+    r.set("after", "1")
+    assert wait_until(lambda: r.info("persistence")["rdb_bgsave_in_progress"] == 0, 30)
+    # The next replica gets a complete, consistent snapshot.
+    rep = RawReplica(master.port)
+    assert rep.reply.startswith(b"+FULLRESYNC")
+    assert rep.rdb.startswith(b"REDIS0010") and len(rep.rdb) > 1_000_000
+    rep.close()
+    assert r.get("after") == b"1"
+    master.assert_alive()
