@@ -172,8 +172,10 @@ final class CommandTable {
         e.stats.totalCommands += 1
         let dirtyBefore = e.dirty
         e.propagationReplaced = false
+        let opened = e.openPropagationUnit()   // false for a command EXEC runs
         cmd.handler!(e, args)
         if e.dirty != dirtyBefore { e.commandChangedData(cmd, args) }
+        if opened { e.closePropagationUnit() }
         if c.commandFailed {
             cmd.failedCalls += 1
             e.stats.failedCalls += 1

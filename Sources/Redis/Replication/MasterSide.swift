@@ -234,7 +234,7 @@ extension Engine {
             r.lastCron = mono
             if !r.replicas.isEmpty && mono - r.lastPing >= Int64(config.replPingReplicaPeriod) * 1000 {
                 r.lastPing = mono
-                replicationFeedInternal(["PING"])
+                replicationFeedInternal(["ping"])   // lowercase, as Redis's shared.ping
             }
             disconnectTimedOutReplicas()
             if r.replicas.isEmpty, r.backlog != nil, !r.followsMaster, config.replBacklogTTL > 0,
