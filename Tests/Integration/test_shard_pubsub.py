@@ -91,6 +91,8 @@ SCRIPTS = {
     ],
     "reset_plain": [
         (0, "RESET"), (0, "PING"), (0, "RESET"),
+        # REPLCONF alone does not make a replica: RESET still applies.
+        (0, "REPLCONF", "listening-port", "6999"), (0, "RESET"), (0, "PING"),
     ],
     "reset_discards_multi": [
         (0, "MULTI"), (0, "SET", "rm", "1"), (0, "RESET"), (0, "EXEC"), (0, "GET", "rm"),

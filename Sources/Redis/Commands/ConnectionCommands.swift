@@ -82,7 +82,8 @@ extension Engine {
     /// database 0, RESP2, no name. Replica and master links are refused.
     func resetConnection() {
         let c = client!
-        if c.replicaLink != nil {
+        // Redis's CLIENT_SLAVE (set by SYNC/PSYNC, not by an earlier REPLCONF) or CLIENT_MASTER.
+        if replication.master?.client === c || replication.replicas.contains(where: { $0 === c }) {
             replyError("ERR can only reset normal client connections")
             return
         }
