@@ -11,7 +11,9 @@ import Reactor
 ///   — LPUSH onto an existing list, HSET of a field — add to it themselves);
 /// - a command whose effect is not reproduced by re-running its arguments (relative
 ///   expiries, SPOP, INCRBYFLOAT, XADD *, a blocking pop) calls `propagateInstead` with the
-///   deterministic command(s), once per command to send; then its own arguments are not sent;
+///   deterministic command(s), once per command to send; then its own arguments are not sent
+///   (when one execution sends several, with a lazy-expiry DEL or not, they go out inside
+///   MULTI ... EXEC as in Redis 7.0: see `PropagationUnit`);
 /// - a command whose keys are not at fixed positions (the spec's movablekeys flag: LMPOP,
 ///   ZUNIONSTORE, ...) calls `touchKey` for each key it changed.
 extension Engine {
@@ -196,9 +198,9 @@ struct PropagationUnit {
     var lastDatabase = 0
 }
 
-/// MULTI and EXEC as arguments, encoded once.
-private let multiArguments = OwnedArguments([Array("MULTI".utf8)])
-private let execArguments = OwnedArguments([Array("EXEC".utf8)])
+/// MULTI and EXEC as arguments, encoded once (also for EXEC's own wrapping).
+let multiArguments = OwnedArguments([Array("MULTI".utf8)])
+let execArguments = OwnedArguments([Array("EXEC".utf8)])
 
 /// The offset just after the RESP multibulk that starts at `from` in `buffer` (a command
 /// this server encoded itself, so well formed).
