@@ -133,10 +133,11 @@ extension Engine {
     }
 
     /// A command starts: what it feeds forms one unit. False when one is open already
-    /// (a command run by EXEC: the EXEC is the unit).
+    /// (a command run by EXEC: the EXEC is the unit), and for SCAN and RANDOMKEY, whose
+    /// expiry DELs Redis 7.0.15 sends unwrapped as the active cycle's.
     @inline(__always)
-    func openPropagationUnit() -> Bool {
-        if propagationUnit.open { return false }
+    func openPropagationUnit(_ cmd: Command) -> Bool {
+        if propagationUnit.open || cmd.touchesArbitraryKeys { return false }
         propagationUnit.open = true
         return true
     }

@@ -150,8 +150,44 @@ def test_active_expire_dels_are_not_wrapped(servers):   # noqa: F811
 def test_one_write_needs_no_buffering(servers):   # noqa: F811
     """Plain writes and single rewrites go out bare, as before (no MULTI anywhere)."""
     script = [("SET", "x", "1"), ("INCRBYFLOAT", "f", "1.5"), ("SPOP", "nosuch"), ("SADD", "s", "1"),
-              ("SPOP", "s"), ("LPUSH", "l", "a"), ("SET", "y", "2", "EX", "100")]
+              ("SPOP", "s"), ("LPUSH", "l", "a"), ("SET", "y", "2", "EX", "100"), ("PUBLISH", "c", "m"),
+              ("SPUBLISH", "c", "m")]
     theirs = masked(stream_of(servers.real().port, script))
     ours = masked(stream_of(servers.ours().port, script))
     assert ours == theirs
     assert b"MULTI" not in ours
+
+
+@pytest.mark.parametrize("command", [("SCAN", "0", "COUNT", "100"), ("RANDOMKEY",)])
+def test_scan_and_randomkey_expiry_dels_are_not_wrapped(servers, command):   # noqa: F811
+    """SCAN and RANDOMKEY delete every expired key they meet; Redis 7.0.15 sends those
+    DELs unwrapped (CMD_TOUCHES_ARBITRARY_KEYS). Their order is the table's: compared
+    sorted, the rest of the stream byte for byte."""
+    script = LAZY + [("SET", "kx1", "1"), ("SET", "kx2", "1"), ("SET", "kx3", "1"),
+                     ("EXPIRE_SOON", "kx1"), ("EXPIRE_SOON", "kx2"), ("EXPIRE_SOON", "kx3"), ("SLEEP", 0.06),
+                     command, ("SET", "after", "1")]
+
+    def shape(port):
+        cmds = commands_of(masked(stream_of(port, script)))
+        dels = [c for c in cmds if c[0] == "DEL"]
+        return [c for c in cmds if c[0] != "DEL"], sorted(dels)
+
+    want = shape(servers.real().port)
+    assert ["MULTI"] not in want[0]
+    assert want[1] == [["DEL", "kx1"], ["DEL", "kx2"], ["DEL", "kx3"]]
+    assert shape(servers.ours().port) == want
+
+
+def test_exec_still_wraps_scan_expiry_dels(servers):   # noqa: F811
+    """Inside EXEC the transaction is the unit: SCAN's DELs go out inside its MULTI."""
+    script = LAZY + [("SET", "kx1", "1"), ("SET", "kx2", "1"), ("EXPIRE_SOON", "kx1"), ("EXPIRE_SOON", "kx2"),
+                     ("SLEEP", 0.06), ("MULTI",), ("SCAN", "0", "COUNT", "100"), ("EXEC",), ("SET", "after", "1")]
+
+    def shape(port):
+        cmds = commands_of(masked(stream_of(port, script)))
+        i = cmds.index(["MULTI"])
+        return cmds[:i], sorted(cmds[i + 1:i + 3]), cmds[i + 3:]
+
+    want = shape(servers.real().port)
+    assert want[1] == [["DEL", "kx1"], ["DEL", "kx2"]] and want[2] == [["EXEC"], ["SET", "after", "1"]]
+    assert shape(servers.ours().port) == want
