@@ -191,3 +191,44 @@ def test_exec_still_wraps_scan_expiry_dels(servers):   # noqa: F811
     want = shape(servers.real().port)
     assert want[1] == [["DEL", "kx1"], ["DEL", "kx2"]] and want[2] == [["EXEC"], ["SET", "after", "1"]]
     assert shape(servers.ours().port) == want
+
+
+def test_served_blocked_client_is_its_own_unit(servers):   # noqa: F811
+    """A push that wakes a blocked BLPOP: the push and the pop it causes are two command
+    executions, so two bare commands; with a lazily expired key met by the push, only the
+    push's execution is wrapped."""
+    from resp import encode
+
+    def run(port):
+        replica = RawReplica(port)
+        with RawConn(port) as c, RawConn(port) as b:
+            c.call("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+            b.send(encode("BLPOP", "q", "0"))
+            time.sleep(0.1)
+            c.call("RPUSH", "q", "x", "y")
+            assert b.read_reply() == b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n"
+            c.call("SET", "q2", "old")
+            c.call("PEXPIREAT", "q2", str(int(time.time() * 1000) + 30))
+            time.sleep(0.06)
+            b.send(encode("BLPOP", "q3", "0"))
+            time.sleep(0.1)
+            c.call("MULTI")
+            c.call("RPUSH", "q2", "z")
+            c.call("RPUSH", "q3", "w")
+            c.call("EXEC")
+            assert b.read_reply() == b"*2\r\n$2\r\nq3\r\n$1\r\nw\r\n"
+            c.call("SET", "after", "1")
+        time.sleep(0.3)
+        replica.c.sock.settimeout(0.5)
+        try:
+            while True:
+                replica.c._fill()
+        except Exception:
+            pass
+        data = replica.c.buf
+        replica.close()
+        return masked(data)
+
+    theirs = run(servers.real().port)
+    assert b"*1\r\n$5\r\nMULTI\r\n" in theirs
+    assert run(servers.ours().port) == theirs
