@@ -20,6 +20,9 @@ final class Command {
     var allowedWhileSubscribed = false
     /// EXEC: its rejections end the transaction with EXECABORT.
     var isExec = false
+    /// SCAN and RANDOMKEY (Redis's CMD_TOUCHES_ARBITRARY_KEYS): the DELs of the expired keys
+    /// they meet go out one by one, never wrapped in MULTI ... EXEC.
+    var touchesArbitraryKeys = false
 
     init(spec: GeneratedCommandSpec, handler: CommandHandler?, subcommands: [Command]) {
         name = spec.name
@@ -102,6 +105,7 @@ final class CommandTable {
             c.allowedWhileSubscribed = ["ping", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe",
                                         "sunsubscribe", "quit", "reset"].contains(c.name)
             c.isExec = c.name == "exec"
+            c.touchesArbitraryKeys = c.name == "scan" || c.name == "randomkey"
         }
     }
 
@@ -173,8 +177,10 @@ final class CommandTable {
         let dirtyBefore = e.dirty
         e.propagationReplaced = false
         if e.snapshotJob != nil && cmd.flags.contains(.write) { e.preserveForSnapshot(cmd, args) }
+        let opened = e.openPropagationUnit(cmd)   // false for a command EXEC runs
         cmd.handler!(e, args)
         if e.dirty != dirtyBefore { e.commandChangedData(cmd, args) }
+        if opened { e.closePropagationUnit() }
         if c.commandFailed {
             cmd.failedCalls += 1
             e.stats.failedCalls += 1

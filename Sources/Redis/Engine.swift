@@ -59,6 +59,9 @@ public final class Engine: @unchecked Sendable {
     var dirty = 0
     /// Set when the running command propagated a rewrite instead of its own arguments.
     var propagationReplaced = false
+    /// What the running command fed to replicas so far (WriteEffects.swift).
+    /// Touched twice per command: no dynamic exclusivity check (engine thread only).
+    @exclusivity(unchecked) var propagationUnit = PropagationUnit()
     /// MULTI/EXEC and WATCH (Transactions.swift).
     var transactions = TransactionState()
     /// Clients blocked on keys (Blocking.swift).

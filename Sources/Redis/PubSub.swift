@@ -1,11 +1,19 @@
 import Reactor
 
-/// Channels and patterns with their subscribers (Redis's server.pubsub_channels and
-/// server.pubsub_patterns). Subscribers are kept in subscription order, which is the
-/// order a PUBLISH delivers in.
+/// Channels, shard channels and patterns with their subscribers (Redis's
+/// server.pubsub_channels, server.pubsubshard_channels and server.pubsub_patterns).
+/// Subscribers are kept in subscription order, which is the order a PUBLISH delivers in.
 struct PubSubState {
     var channels: [[UInt8]: [Client]] = [:]
+    var shardChannels: [[UInt8]: [Client]] = [:]
     var patterns: [[UInt8]: [Client]] = [:]
+}
+
+/// SUBSCRIBE's channels or SSUBSCRIBE's shard channels: the same bookkeeping over two
+/// separate namespaces, with their own confirmation words and counts (Redis 7.0's
+/// pubSubType and pubSubShardType).
+enum ChannelKind {
+    case global, shard
 }
 
 /// One client's subscriptions. A client holds this only while it has at least one
@@ -16,14 +24,27 @@ final class Subscriptions {
     var patterns: [[UInt8]] = []
     /// Channels in subscription order, for UNSUBSCRIBE without arguments.
     var channelOrder: [[UInt8]] = []
+    var shardChannels: Set<[UInt8]> = []
+    /// Shard channels in subscription order, for SUNSUBSCRIBE without arguments.
+    var shardOrder: [[UInt8]] = []
 
+    /// The count SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE and PUNSUBSCRIBE confirm with:
+    /// channels and patterns, shard channels not included (clientSubscriptionsCount).
     var count: Int { channels.count + patterns.count }
+    /// The count SSUBSCRIBE and SUNSUBSCRIBE confirm with (clientShardSubscriptionsCount).
+    var shardCount: Int { shardChannels.count }
+    /// Nothing left at all: the client leaves pub/sub mode.
+    var isEmpty: Bool { channels.isEmpty && patterns.isEmpty && shardChannels.isEmpty }
+
+    func count(of kind: ChannelKind) -> Int { kind == .global ? count : shardCount }
 }
 
 extension Engine {
+    /// Drops every subscription of `c` without confirming any (a closing connection, RESET).
     func pubsubClientClosed(_ c: Client) {
         guard let s = c.subscriptions else { return }
         for ch in s.channelOrder { removeSubscriber(c, from: &pubsub.channels, ch) }
+        for ch in s.shardOrder { removeSubscriber(c, from: &pubsub.shardChannels, ch) }
         for p in s.patterns { removeSubscriber(c, from: &pubsub.patterns, p) }
         c.subscriptions = nil
     }
@@ -44,11 +65,17 @@ extension Engine {
         return s
     }
 
-    /// After an unsubscribe: a client with nothing left leaves pub/sub mode.
+    /// After an unsubscribe: a client with nothing left (channels, shard channels and
+    /// patterns together) leaves pub/sub mode.
     private func leavePubSubIfEmpty() {
-        guard let s = client.subscriptions, s.count == 0 else { return }
-        client.subscriptions = nil
-        staging[client.reactor].control(kind: ReplyRecord.limitClassNormal, token: client.token)
+        guard let s = client.subscriptions, s.isEmpty else { return }
+        leavePubSub(client)
+    }
+
+    /// `c` has no subscription left: back to a normal client and output-buffer class.
+    func leavePubSub(_ c: Client) {
+        pubsubClientClosed(c)
+        staging[c.reactor].control(kind: ReplyRecord.limitClassNormal, token: c.token)
     }
 
     /// "*n" in RESP2, ">n" (push) in RESP3: the header of every pub/sub message.
@@ -64,8 +91,8 @@ extension Engine {
     }
 
     /// One subscribe/unsubscribe confirmation: kind, name (null when there was nothing to
-    /// unsubscribe from), and the client's subscription count after it.
-    private func replySubscription(_ kind: StaticString, _ name: UnsafeRawBufferPointer?) {
+    /// unsubscribe from), and the client's count of that family after it.
+    private func replySubscription(_ kind: StaticString, _ name: UnsafeRawBufferPointer?, count: Int) {
         replyPushHeader(3)
         replyRaw("$")
         replyRaw(Array(String(kind.utf8CodeUnitCount).utf8))
@@ -73,19 +100,42 @@ extension Engine {
         replyRaw(kind)
         replyRaw("\r\n")
         if let name { replyBulk(name) } else { replyNull() }
-        replyInteger(client.subscriptions?.count ?? 0)
+        replyInteger(count)
     }
 
     /// SUBSCRIBE channel [channel ...]
     func subscribe(_ a: Arguments) {
+        subscribeChannels(a, .global)
+    }
+
+    /// SSUBSCRIBE shardchannel [shardchannel ...]. Refused inside EXEC, unlike SUBSCRIBE
+    /// which Redis keeps allowing there for compatibility (its CLIENT_DENY_BLOCKING test).
+    func ssubscribe(_ a: Arguments) {
+        if transactions.executingTransaction {
+            replyError("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
+            return
+        }
+        subscribeChannels(a, .shard)
+    }
+
+    private func subscribeChannels(_ a: Arguments, _ kind: ChannelKind) {
         let s = subscriptionsForAdding()
         for i in 1..<a.count {
             let ch = Array(a[i])
-            if s.channels.insert(ch).inserted {
-                s.channelOrder.append(ch)
-                pubsub.channels[ch, default: []].append(client)
+            switch kind {
+            case .global:
+                if s.channels.insert(ch).inserted {
+                    s.channelOrder.append(ch)
+                    pubsub.channels[ch, default: []].append(client)
+                }
+                replySubscription("subscribe", a[i], count: s.count)
+            case .shard:
+                if s.shardChannels.insert(ch).inserted {
+                    s.shardOrder.append(ch)
+                    pubsub.shardChannels[ch, default: []].append(client)
+                }
+                replySubscription("ssubscribe", a[i], count: s.shardCount)
             }
-            replySubscription("subscribe", a[i])
         }
     }
 
@@ -98,25 +148,35 @@ extension Engine {
                 s.patterns.append(p)
                 pubsub.patterns[p, default: []].append(client)
             }
-            replySubscription("psubscribe", a[i])
+            replySubscription("psubscribe", a[i], count: s.count)
         }
     }
 
     /// UNSUBSCRIBE [channel ...]: without arguments, from every channel (and a null
     /// confirmation when there was none).
     func unsubscribe(_ a: Arguments) {
+        unsubscribeChannels(a, .global)
+    }
+
+    /// SUNSUBSCRIBE [shardchannel ...], the same over shard channels.
+    func sunsubscribe(_ a: Arguments) {
+        unsubscribeChannels(a, .shard)
+    }
+
+    private func unsubscribeChannels(_ a: Arguments, _ kind: ChannelKind) {
         let c = client!
+        let word: StaticString = kind == .global ? "unsubscribe" : "sunsubscribe"
         if a.count == 1 {
-            let names = c.subscriptions?.channelOrder ?? []
-            if names.isEmpty { replySubscription("unsubscribe", nil) }
+            let names = (kind == .global ? c.subscriptions?.channelOrder : c.subscriptions?.shardOrder) ?? []
+            if names.isEmpty { replySubscription(word, nil, count: c.subscriptions?.count(of: kind) ?? 0) }
             for ch in names {
-                unsubscribeChannel(ch)
-                ch.withUnsafeBytes { replySubscription("unsubscribe", $0) }
+                unsubscribeChannel(ch, kind)
+                ch.withUnsafeBytes { replySubscription(word, $0, count: c.subscriptions?.count(of: kind) ?? 0) }
             }
         } else {
             for i in 1..<a.count {
-                unsubscribeChannel(Array(a[i]))
-                replySubscription("unsubscribe", a[i])
+                unsubscribeChannel(Array(a[i]), kind)
+                replySubscription(word, a[i], count: c.subscriptions?.count(of: kind) ?? 0)
             }
         }
         leavePubSubIfEmpty()
@@ -127,30 +187,53 @@ extension Engine {
         let c = client!
         if a.count == 1 {
             let names = c.subscriptions?.patterns ?? []
-            if names.isEmpty { replySubscription("punsubscribe", nil) }
+            if names.isEmpty { replySubscription("punsubscribe", nil, count: c.subscriptions?.count ?? 0) }
             for p in names {
                 unsubscribePattern(p)
-                p.withUnsafeBytes { replySubscription("punsubscribe", $0) }
+                p.withUnsafeBytes { replySubscription("punsubscribe", $0, count: c.subscriptions?.count ?? 0) }
             }
         } else {
             for i in 1..<a.count {
                 unsubscribePattern(Array(a[i]))
-                replySubscription("punsubscribe", a[i])
+                replySubscription("punsubscribe", a[i], count: c.subscriptions?.count ?? 0)
             }
         }
         leavePubSubIfEmpty()
     }
 
-    private func unsubscribeChannel(_ ch: [UInt8]) {
-        guard let s = client.subscriptions, s.channels.remove(ch) != nil else { return }
-        s.channelOrder.removeAll { $0 == ch }
-        removeSubscriber(client, from: &pubsub.channels, ch)
+    private func unsubscribeChannel(_ ch: [UInt8], _ kind: ChannelKind) {
+        guard let s = client.subscriptions else { return }
+        switch kind {
+        case .global:
+            guard s.channels.remove(ch) != nil else { return }
+            s.channelOrder.removeAll { $0 == ch }
+            removeSubscriber(client, from: &pubsub.channels, ch)
+        case .shard:
+            guard s.shardChannels.remove(ch) != nil else { return }
+            s.shardOrder.removeAll { $0 == ch }
+            removeSubscriber(client, from: &pubsub.shardChannels, ch)
+        }
     }
 
     private func unsubscribePattern(_ p: [UInt8]) {
         guard let s = client.subscriptions, let at = s.patterns.firstIndex(of: p) else { return }
         s.patterns.remove(at: at)
         removeSubscriber(client, from: &pubsub.patterns, p)
+    }
+
+    /// Delivers `message` to the subscribers of shard channel `channel` (patterns never
+    /// see shard messages); returns how many received it.
+    func spublish(channel: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer) -> Int {
+        guard !pubsub.shardChannels.isEmpty, let subs = pubsub.shardChannels[Array(channel)] else { return 0 }
+        for c in subs where !c.closing {
+            withReplies(to: c) {
+                replyPushHeader(3)
+                replyRaw("$8\r\nsmessage\r\n")
+                replyBulk(channel)
+                replyBulk(message)
+            }
+        }
+        return subs.count
     }
 
     /// Delivers `message` to the subscribers of `channel` and of every matching pattern;
@@ -187,15 +270,16 @@ extension Engine {
         return receivers
     }
 
-    /// PUBSUB CHANNELS [pattern]: active channels, optionally filtered by a glob.
-    func pubsubChannels(_ a: Arguments) {
+    /// PUBSUB CHANNELS [pattern] / PUBSUB SHARDCHANNELS [pattern]: active channels of
+    /// that kind, optionally filtered by a glob.
+    func pubsubChannels(_ a: Arguments, _ kind: ChannelKind) {
         if a.count > 3 {
             replyError(bytes: Array("ERR unknown subcommand or wrong number of arguments for '".utf8)
                 + truncatedForError(a[1], 128) + "'. Try PUBSUB HELP.")
             return
         }
         var names: [[UInt8]] = []
-        for name in pubsub.channels.keys {
+        for name in (kind == .global ? pubsub.channels : pubsub.shardChannels).keys {
             if a.count == 3 {
                 let ok = name.withUnsafeBytes { stringMatch(a[2], $0, nocase: false) }
                 if !ok { continue }
@@ -206,12 +290,13 @@ extension Engine {
         for n in names { replyBulk(n) }
     }
 
-    /// PUBSUB NUMSUB [channel ...]: channel, subscriber count, for each argument.
-    func pubsubNumsub(_ a: Arguments) {
+    /// PUBSUB NUMSUB / SHARDNUMSUB [channel ...]: channel, subscriber count, for each argument.
+    func pubsubNumsub(_ a: Arguments, _ kind: ChannelKind) {
+        let table = kind == .global ? pubsub.channels : pubsub.shardChannels
         replyArrayHeader(2 * (a.count - 2))
         for i in 2..<a.count {
             replyBulk(a[i])
-            replyInteger(pubsub.channels[Array(a[i])]?.count ?? 0)
+            replyInteger(table[Array(a[i])]?.count ?? 0)
         }
     }
 }

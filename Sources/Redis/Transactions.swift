@@ -263,13 +263,13 @@ extension Engine {
         transactions.pendingPropagation.removeAll()
         let wrap = ops.count > 1
         if wrap {
-            OwnedArguments([Array("MULTI".utf8)]).withArguments { replicationFeed($0, database: ops[0].database) }
+            multiArguments.withArguments { replicationFeed($0, database: ops[0].database) }
         }
         for op in ops {
             op.args.withArguments { replicationFeed($0, database: op.database) }
         }
         if wrap {
-            OwnedArguments([Array("EXEC".utf8)]).withArguments { replicationFeed($0, database: ops[ops.count - 1].database) }
+            execArguments.withArguments { replicationFeed($0, database: ops[ops.count - 1].database) }
         }
     }
 

@@ -1,3 +1,5 @@
+import Reactor
+
 /// What a write does beyond changing data, run once per command that changed something:
 /// propagation to replicas and the backlog, WATCH invalidation, waking clients blocked on
 /// keys. Command handlers only count their changes in `dirty` (Redis's server.dirty);
@@ -9,7 +11,9 @@
 ///   — LPUSH onto an existing list, HSET of a field — add to it themselves);
 /// - a command whose effect is not reproduced by re-running its arguments (relative
 ///   expiries, SPOP, INCRBYFLOAT, XADD *, a blocking pop) calls `propagateInstead` with the
-///   deterministic command(s), once per command to send; then its own arguments are not sent;
+///   deterministic command(s), once per command to send; then its own arguments are not sent
+///   (when one execution sends several, with a lazy-expiry DEL or not, they go out inside
+///   MULTI ... EXEC as in Redis 7.0: see `PropagationUnit`);
 /// - a command whose keys are not at fixed positions (the spec's movablekeys flag: LMPOP,
 ///   ZUNIONSTORE, ...) calls `touchKey` for each key it changed.
 extension Engine {
@@ -68,7 +72,8 @@ extension Engine {
 
     /// Sends one command to replicas and the backlog, or, while EXEC runs its queue,
     /// collects it so the transaction goes out as one MULTI ... EXEC block
-    /// (Transactions.swift's flushTransactionPropagation).
+    /// (Transactions.swift's flushTransactionPropagation). Within one command execution
+    /// the second command fed wraps the unit in MULTI ... EXEC (`PropagationUnit`).
     @inline(__always)
     func feedReplication(_ args: Arguments, database: Int) {
         if transactions.executingTransaction {
@@ -76,7 +81,80 @@ extension Engine {
             if replication.feedsWrites { transactions.pendingPropagation.append((database, OwnedArguments(args))) }
             return
         }
-        replicationFeed(args, database: database)
+        guard replication.feedsWrites else { return }
+        if propagationUnit.open {
+            feedInUnit(args, database: database)
+        } else {
+            replicationEncode(args, database: database)
+        }
+    }
+
+    /// One command fed by the running command. The first goes into the stream at once,
+    /// its place remembered; a second one takes it back out and puts it again after a
+    /// MULTI, so only commands that feed several pay for the wrapping (Redis 7.0's
+    /// also_propagate, sent by propagatePendingCommands when the command ends).
+    private func feedInUnit(_ args: Arguments, database: Int) {
+        let r = replication
+        if propagationUnit.count == 0 {
+            propagationUnit.start = r.pending.writer
+            propagationUnit.databaseBefore = r.streamDatabase
+            propagationUnit.firstDatabase = database
+            replicationEncode(args, database: database)
+            propagationUnit.end = r.pending.writer
+            propagationUnit.offsetAfterFirst = r.masterReplOffset
+        } else {
+            if propagationUnit.count == 1 { wrapFirstFedCommand() }
+            replicationEncode(args, database: database)
+        }
+        propagationUnit.count += 1
+        propagationUnit.lastDatabase = database
+    }
+
+    /// Rewrites the stream's tail "[SELECT] cmd1" as "[SELECT] MULTI cmd1". Only when cmd1
+    /// is still the last thing in the batch's stream bytes (nothing was flushed or fed in
+    /// between); otherwise the commands go out unwrapped.
+    private func wrapFirstFedCommand() {
+        let r = replication
+        let u = propagationUnit
+        guard r.pending.writer == u.end, r.masterReplOffset == u.offsetAfterFirst, u.start <= u.end else { return }
+        // The first command's bytes, after the SELECT it may have needed.
+        var commandStart = u.start
+        if u.databaseBefore != u.firstDatabase && u.firstDatabase >= 0 {
+            commandStart = skipMultibulk(r.pending, from: u.start)
+        }
+        let first = [UInt8](UnsafeRawBufferPointer(start: r.pending.base! + commandStart, count: u.end - commandStart))
+        r.masterReplOffset -= Int64(u.end - u.start)
+        r.pending.writer = u.start
+        r.streamDatabase = u.databaseBefore
+        multiArguments.withArguments { replicationEncode($0, database: u.firstDatabase) }
+        first.withUnsafeBytes { r.pending.append($0) }
+        r.masterReplOffset += Int64(first.count)
+        propagationUnit.wrapped = true
+    }
+
+    /// A command starts: what it feeds forms one unit. False when one is open already
+    /// (a command run by EXEC: the EXEC is the unit), and for SCAN and RANDOMKEY, whose
+    /// expiry DELs Redis 7.0.15 sends unwrapped as the active cycle's.
+    @inline(__always)
+    func openPropagationUnit(_ cmd: Command) -> Bool {
+        if propagationUnit.open || cmd.touchesArbitraryKeys { return false }
+        propagationUnit.open = true
+        return true
+    }
+
+    /// The command ended: a wrapped unit gets its EXEC (in the last command's database,
+    /// so no SELECT precedes it).
+    @inline(__always)
+    func closePropagationUnit() {
+        if propagationUnit.count != 0 {
+            if propagationUnit.wrapped {
+                let database = propagationUnit.lastDatabase
+                execArguments.withArguments { replicationEncode($0, database: database) }
+            }
+            propagationUnit.count = 0
+            propagationUnit.wrapped = false
+        }
+        propagationUnit.open = false
     }
 
     /// A key found expired (lazily or by the active cycle) was deleted from database
@@ -99,4 +177,45 @@ extension Engine {
             }
         }
     }
+}
+
+/// What the running command has fed to the replication stream so far (Redis 7.0's
+/// server.also_propagate for one execution unit). The commands themselves are already in
+/// the stream; this is where the first one sits, so that it can be wrapped.
+struct PropagationUnit {
+    /// A command is running (dispatch): feeds are counted. Outside commands (the active
+    /// expire cycle) every DEL goes out on its own, as 7.0's propagate_no_multi does.
+    var open = false
+    var count = 0
+    /// MULTI was put before the first command: EXEC goes after the last.
+    var wrapped = false
+    /// Stream bytes of the first command (with its SELECT): pending.writer before, after.
+    var start = 0
+    var end = 0
+    var offsetAfterFirst: Int64 = 0
+    /// The stream's database before the first command, and the first and last commands'.
+    var databaseBefore = -1
+    var firstDatabase = 0
+    var lastDatabase = 0
+}
+
+/// MULTI and EXEC as arguments, encoded once (also for EXEC's own wrapping).
+let multiArguments = OwnedArguments([Array("MULTI".utf8)])
+let execArguments = OwnedArguments([Array("EXEC".utf8)])
+
+/// The offset just after the RESP multibulk that starts at `from` in `buffer` (a command
+/// this server encoded itself, so well formed).
+private func skipMultibulk(_ buffer: ByteBuffer, from: Int) -> Int {
+    let p = buffer.base!.assumingMemoryBound(to: UInt8.self)
+    var i = from + 1   // '*'
+    var count = 0
+    while p[i] != 13 { count = count * 10 + Int(p[i] - 48); i += 1 }
+    i += 2
+    for _ in 0..<count {
+        i += 1   // '$'
+        var n = 0
+        while p[i] != 13 { n = n * 10 + Int(p[i] - 48); i += 1 }
+        i += 2 + n + 2
+    }
+    return i
 }

@@ -108,7 +108,7 @@ extension Engine {
         let multi = c.multiState.map { $0.active ? $0.queued.count : -1 } ?? -1
         let multiMem = c.multiState?.queuedBytes ?? 0
         line += " db=\(c.db) sub=\(c.subscriptions?.channels.count ?? 0) psub=\(c.subscriptions?.patterns.count ?? 0)"
-        line += " ssub=0 multi=\(multi) qbuf=\(qbuf) qbuf-free=\(max(0, qcap - qbuf))"
+        line += " ssub=\(c.subscriptions?.shardChannels.count ?? 0) multi=\(multi) qbuf=\(qbuf) qbuf-free=\(max(0, qcap - qbuf))"
         line += " argv-mem=\(argvMem) multi-mem=\(multiMem) rbs=0 rbp=0 obl=0 oll=0 omem=\(omem)"
         line += " tot-mem=\(qcap + omem + argvMem) events=\(omem > 0 ? "rw" : "r")"
         line += " cmd=\(c.lastCommand?.name ?? "NULL") user=default redir=-1 resp=\(c.protocolVersion)"

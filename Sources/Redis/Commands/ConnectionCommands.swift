@@ -28,6 +28,7 @@ let connectionCommands: [(String, CommandHandler)] = [
         e.replyOK()
     }),
     ("hello", { $0.hello($1) }),
+    ("reset", { e, _ in e.resetConnection() }),
 ]
 
 extension Engine {
@@ -74,6 +75,26 @@ extension Engine {
         replyBulk("mode"); replyBulk("standalone")
         replyBulk("role"); replyBulk(config.replicaof == nil ? "master" : "replica")
         replyBulk("modules"); replyEmptyArray()
+    }
+
+    /// RESET: the connection becomes as if just opened (Redis's clearClientConnectionState):
+    /// MULTI discarded, keys unwatched, every subscription dropped without confirmations,
+    /// database 0, RESP2, no name. Replica and master links are refused.
+    func resetConnection() {
+        let c = client!
+        // Redis's CLIENT_SLAVE (set by SYNC/PSYNC, not by an earlier REPLCONF) or CLIENT_MASTER.
+        if replication.master?.client === c || replication.replicas.contains(where: { $0 === c }) {
+            replyError("ERR can only reset normal client connections")
+            return
+        }
+        discardTransaction(c)
+        if c.subscriptions != nil { leavePubSub(c) }
+        c.db = 0
+        db = databases[0]
+        c.protocolVersion = 2
+        resp3 = false
+        c.name = []
+        replyRaw("+RESET\r\n")
     }
 
     /// Redis's validateClientName: printable ASCII without spaces; replies the error.

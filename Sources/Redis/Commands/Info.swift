@@ -152,6 +152,7 @@ extension Engine {
             add("keyspace_misses", stats.keyspaceMisses)
             add("pubsub_channels", pubsub.channels.count)
             add("pubsub_patterns", pubsub.patterns.count)
+            add("pubsubshard_channels", pubsub.shardChannels.count)
             add("total_error_replies", stats.errorReplies)
             add("client_output_buffer_limit_disconnections", settings.clientsClosedForOutputLimit.load(ordering: .relaxed))
         case "replication":

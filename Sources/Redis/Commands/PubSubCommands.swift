@@ -1,4 +1,5 @@
-/// SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB (PubSub.swift).
+/// SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, their shard forms
+/// SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH, and PUBSUB (PubSub.swift).
 let pubsubCommands: [(String, CommandHandler)] = [
     ("subscribe", { e, a in e.subscribe(a) }),
     ("unsubscribe", { e, a in e.unsubscribe(a) }),
@@ -9,8 +10,17 @@ let pubsubCommands: [(String, CommandHandler)] = [
         e.propagate(a)   // replicas deliver it to their own subscribers, as Redis forces
         e.replyInteger(receivers)
     }),
-    ("pubsub|channels", { e, a in e.pubsubChannels(a) }),
-    ("pubsub|numsub", { e, a in e.pubsubNumsub(a) }),
+    ("ssubscribe", { e, a in e.ssubscribe(a) }),
+    ("sunsubscribe", { e, a in e.sunsubscribe(a) }),
+    ("spublish", { e, a in
+        let receivers = e.spublish(channel: a[1], message: a[2])
+        e.propagate(a)   // standalone Redis forces it to replicas too
+        e.replyInteger(receivers)
+    }),
+    ("pubsub|channels", { e, a in e.pubsubChannels(a, .global) }),
+    ("pubsub|numsub", { e, a in e.pubsubNumsub(a, .global) }),
+    ("pubsub|shardchannels", { e, a in e.pubsubChannels(a, .shard) }),
+    ("pubsub|shardnumsub", { e, a in e.pubsubNumsub(a, .shard) }),
     ("pubsub|numpat", { e, _ in e.replyInteger(e.pubsub.patterns.count) }),
     ("pubsub|help", { e, _ in
         e.replyHelp("PUBSUB", [

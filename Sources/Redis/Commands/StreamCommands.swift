@@ -749,15 +749,12 @@ extension Engine {
     }
 
     /// Sends a command's rewrites to replicas instead of the command (nothing when empty):
-    /// several go out as one MULTI ... EXEC block, as Redis wraps a command's propagated
-    /// commands (a transaction being run already wraps them).
+    /// several go out as one MULTI ... EXEC block, as the propagation unit wraps every
+    /// command that feeds more than one (WriteEffects.swift).
     func propagateAll(_ commands: [[[UInt8]]]) {
         propagationReplaced = true
         guard replication.feedsWrites else { return }
-        let wrap = commands.count > 1 && !transactions.executingTransaction
-        if wrap { propagateInstead([Array("MULTI".utf8)]) }
         for c in commands { propagateInstead(c) }
-        if wrap { propagateInstead([Array("EXEC".utf8)]) }
     }
 
     /// XCLAIM key group consumer 0 id TIME t RETRYCOUNT n FORCE JUSTID LASTID last: the

@@ -290,7 +290,7 @@ extension Engine {
             r.lastCron = mono
             if !r.replicas.isEmpty && mono - r.lastPing >= Int64(config.replPingReplicaPeriod) * 1000 {
                 r.lastPing = mono
-                replicationFeedInternal(["PING"])
+                replicationFeedInternal(["ping"])   // lowercase, as Redis's shared.ping
             }
             // Replicas waiting for a snapshot get a newline a second, so they know we are
             // alive (they skip newlines before the snapshot's length line).
