@@ -9,10 +9,10 @@ final class HashValue: KeyspaceObject {
     var table: ByteStringTable
     var random: FastRandom
 
-    /// hash-max-listpack-entries and hash-max-listpack-value: redis-server 7.0's built-in
-    /// defaults (512 entries; the sample redis.conf says 128, but no config file is read).
-    static let maxListpackEntries = 512
-    static let maxListpackValue = 64
+    /// hash-max-listpack-entries and hash-max-listpack-value as configured now (defaults
+    /// 512 and 64, redis-server 7.0's built-in ones), read at each decision to convert.
+    @inline(__always) static var maxListpackEntries: Int { encodingLimits.hashMaxListpackEntries }
+    @inline(__always) static var maxListpackValue: Int { encodingLimits.hashMaxListpackValue }
 
     /// An empty hash, listpack-encoded like a new Redis hash.
     init(capacity: Int = 4) {
@@ -73,8 +73,9 @@ final class HashValue: KeyspaceObject {
         table.forEach(body)
     }
 
-    /// A hash loaded from an RDB file, in the encoding Redis 7.0 gives it: a listpack in
-    /// the file's order unless there are too many fields or one is too long.
+    /// A hash loaded from an RDB file, in the encoding Redis 7.0 gives it under the limits
+    /// in force: a listpack in the file's order unless there are too many fields or one
+    /// field or value is too long.
     static func loaded(_ pairs: [([UInt8], [UInt8])], hasher: KeyHasher) -> HashValue {
         let h = HashValue(capacity: pairs.count)
         if pairs.count > maxListpackEntries { h.convertToHashtable() }

@@ -10,8 +10,8 @@ final class SetValue: KeyspaceObject {
     var table: ByteStringTable?
     var random: FastRandom
 
-    /// set-max-intset-entries (Redis's default).
-    static let maxIntsetEntries = 512
+    /// set-max-intset-entries as configured now (capped at 2^30 as t_set.c does).
+    @inline(__always) static var maxIntsetEntries: Int { encodingLimits.effectiveSetMaxIntsetEntries }
 
     /// An empty set: an intset, or a hashtable when the first member is not an integer
     /// (setTypeCreate).
@@ -146,8 +146,8 @@ final class SetValue: KeyspaceObject {
         return picks
     }
 
-    /// A set loaded from an RDB file, in the encoding Redis 7.0 gives it: an intset while
-    /// every member is an integer and there are few enough of them.
+    /// A set loaded from an RDB file, in the encoding Redis 7.0 gives it under the limits
+    /// in force: an intset while every member is an integer and there are few enough.
     static func loaded(_ members: [[UInt8]], hasher: KeyHasher) -> SetValue {
         let intset = members.count <= maxIntsetEntries
         let s = SetValue(intset: intset, capacity: members.count)

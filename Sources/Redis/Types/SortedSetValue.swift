@@ -1,10 +1,10 @@
 import Glibc
 
-/// Redis's zset-max-listpack-entries and zset-max-listpack-value defaults: a sorted set
+/// zset-max-listpack-entries and zset-max-listpack-value as configured now: a sorted set
 /// stays packed while it has at most this many members, none longer than this; past either
 /// it becomes a skiplist and never goes back (as in Redis).
-let sortedSetPackedMaxCount = 128
-let sortedSetPackedMaxMemberLength = 64
+var sortedSetPackedMaxCount: Int { @inline(__always) get { encodingLimits.zsetMaxListpackEntries } }
+var sortedSetPackedMaxMemberLength: Int { @inline(__always) get { encodingLimits.zsetMaxListpackValue } }
 
 /// Redis's ZSKIPLIST_MAXLEVEL and ZSKIPLIST_P.
 private let skiplistMaxLevel = 32
@@ -174,9 +174,9 @@ private struct SkipNode {
 /// A sorted set value: members (bytes) ordered by score, then by member bytes.
 ///
 /// Two representations, as in Redis, with Redis's names for OBJECT ENCODING:
-/// - "listpack": a sorted array of fixed-size slots (score, length byte, member bytes), the
+/// - "listpack": a sorted array of fixed-size slots (score, 4-byte length, member bytes), the
 ///   slot size fitting the longest member. Lookups scan or bisect the array; inserts and
-///   deletes move the tail. At most 128 members of at most 64 bytes, so this stays small.
+///   deletes move the tail. Within zset-max-listpack-entries/-value (128 and 64 by default).
 /// - "skiplist": Pugh's skiplist with spans (O(log n) rank and rank lookup) and a backward
 ///   link, plus a chained hash table from member to node whose links live in the nodes, so a
 ///   member costs one allocation.
@@ -273,8 +273,8 @@ final class SortedSetValue: KeyspaceObject {
             let base = slots
             for i in 0..<count {
                 let s = base! + i * slotStride
-                let len = Int(s.load(fromByteOffset: 8, as: UInt8.self))
-                if len == member.count && (len == 0 || memcmp(s + 9, member.baseAddress!, len) == 0) {
+                let len = Int(s.load(fromByteOffset: 8, as: UInt32.self))
+                if len == member.count && (len == 0 || memcmp(s + 12, member.baseAddress!, len) == 0) {
                     return SortedSetPosition(raw: i)
                 }
             }
@@ -310,7 +310,7 @@ final class SortedSetValue: KeyspaceObject {
     func member(at p: SortedSetPosition) -> UnsafeRawBufferPointer {
         if isPacked {
             let s = slots! + p.raw * slotStride
-            return UnsafeRawBufferPointer(start: s + 9, count: Int(s.load(fromByteOffset: 8, as: UInt8.self)))
+            return UnsafeRawBufferPointer(start: s + 12, count: Int(s.load(fromByteOffset: 8, as: UInt32.self)))
         }
         return SkipNode(UnsafeMutableRawPointer(bitPattern: p.raw)!).member
     }
@@ -517,7 +517,7 @@ final class SortedSetValue: KeyspaceObject {
                 memcpy(t, slots! + i * slotStride, slotStride)
                 t.storeBytes(of: newScore, as: Double.self)
                 packedRemove(at: i)
-                let m = UnsafeRawBufferPointer(start: t + 9, count: Int(t.load(fromByteOffset: 8, as: UInt8.self)))
+                let m = UnsafeRawBufferPointer(start: t + 12, count: Int(t.load(fromByteOffset: 8, as: UInt32.self)))
                 let j = packedInsertionIndex(newScore, m)
                 openSlot(at: j)
                 memcpy(slots! + j * slotStride, t, slotStride)
@@ -684,8 +684,9 @@ final class SortedSetValue: KeyspaceObject {
     @inline(__always)
     private func packedScore(_ i: Int) -> Double { (slots! + i * slotStride).load(as: Double.self) }
 
-    /// Bytes per slot for members up to `length` bytes: score, length byte, member, 8-aligned.
-    private static func stride(for length: Int) -> Int { max(16, (9 + length + 7) & ~7) }
+    /// Bytes per slot for members up to `length` bytes: score, length, member, 8-aligned.
+    /// The length takes 4 bytes because a raised zset-max-listpack-value admits long members.
+    private static func stride(for length: Int) -> Int { max(16, (12 + length + 7) & ~7) }
 
     /// Room for `capacity` slots of `stride` bytes, keeping the current elements.
     private func reserveSlots(_ capacity: Int, stride: Int) {
@@ -743,8 +744,8 @@ final class SortedSetValue: KeyspaceObject {
         openSlot(at: i)
         let s = slots! + i * slotStride
         s.storeBytes(of: score, as: Double.self)
-        s.storeBytes(of: UInt8(member.count), toByteOffset: 8, as: UInt8.self)
-        if member.count > 0 { memcpy(s + 9, member.baseAddress!, member.count) }
+        s.storeBytes(of: UInt32(member.count), toByteOffset: 8, as: UInt32.self)
+        if member.count > 0 { memcpy(s + 12, member.baseAddress!, member.count) }
     }
 
     private func packedRemove(at i: Int) { packedRemove(from: i, count: 1) }
@@ -785,7 +786,7 @@ final class SortedSetValue: KeyspaceObject {
         if let old = oldSlots {
             for i in 0..<oldCount {
                 let sl = old + i * oldStride
-                let m = UnsafeRawBufferPointer(start: sl + 9, count: Int(sl.load(fromByteOffset: 8, as: UInt8.self)))
+                let m = UnsafeRawBufferPointer(start: sl + 12, count: Int(sl.load(fromByteOffset: 8, as: UInt32.self)))
                 skiplistInsert(m, score: sl.load(as: Double.self), hash: memberHash(m))
             }
             free(old)

@@ -72,9 +72,10 @@ func formatUnsigned(_ v: UInt64, into p: UnsafeMutableRawPointer) -> Int {
 /// chunks and then the IDs inside one. Deleted entries stay as tombstones until the whole
 /// chunk is empty, as in Redis, so node boundaries (and approximate trimming) match.
 final class StreamChunk {
-    /// Redis's stream-node-max-entries and stream-node-max-bytes defaults.
-    static let maxEntries = 100
-    static let maxBytes = 4096
+    /// stream-node-max-entries (0: no limit) and stream-node-max-bytes (0: 1 GB) as
+    /// configured now; XADD reads them each time it decides whether to start a chunk.
+    @inline(__always) static var maxEntries: Int { encodingLimits.streamNodeMaxEntries }
+    @inline(__always) static var maxBytes: Int { encodingLimits.effectiveStreamNodeMaxBytes }
 
     var ids: [StreamID] = []
     var deleted: [Bool] = []
@@ -353,7 +354,8 @@ final class StreamValue: KeyspaceObject {
         for i in from..<args.count { total += args[i].count }
         var chunk = chunks.last
         if let c = chunk {
-            if c.listpackBytes + total >= StreamChunk.maxBytes || c.count >= StreamChunk.maxEntries { chunk = nil }
+            let maxEntries = StreamChunk.maxEntries
+            if c.listpackBytes + total >= StreamChunk.maxBytes || (maxEntries != 0 && c.count >= maxEntries) { chunk = nil }
         }
         let c: StreamChunk
         var sameFields = false

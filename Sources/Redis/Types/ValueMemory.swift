@@ -1,0 +1,18 @@
+/// Heap bytes held by the contents of lists, hashes, sets, sorted sets and streams, kept as
+/// a running total so that INFO's used_memory counts them without walking the dataset.
+///
+/// Each value type adds what it allocates and subtracts what it frees, at the places where
+/// it calls malloc/realloc/free (or grows an array), not per element read; object headers
+/// count too. Only the keyspace thread creates, changes and frees values, so a plain global
+/// (one add per allocation, no lazy-initialization or exclusivity check) is enough.
+@exclusivity(unchecked) nonisolated(unsafe) var valueMemory = 0
+
+/// What glibc's malloc takes for a request of `n` bytes: the size plus its 8-byte chunk
+/// header, rounded up to 16, and never less than a 32-byte chunk.
+@inline(__always)
+func mallocCost(_ n: Int) -> Int { max(32, (n + 8 + 15) & ~15) }
+
+/// Heap bytes of a Swift class instance with `storedBytes` of stored properties (16-byte
+/// object header included by the caller's count).
+@inline(__always)
+func objectCost(_ storedBytes: Int) -> Int { mallocCost(storedBytes) }
