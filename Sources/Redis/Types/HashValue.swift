@@ -14,20 +14,28 @@ final class HashValue: KeyspaceObject {
     @inline(__always) static var maxListpackEntries: Int { encodingLimits.hashMaxListpackEntries }
     @inline(__always) static var maxListpackValue: Int { encodingLimits.hashMaxListpackValue }
 
+    /// The object itself, as counted in `valueMemory` (its table counts its own blocks).
+    @inline(__always) private static var objectBytes: Int { 112 }
+
     /// An empty hash, listpack-encoded like a new Redis hash.
     init(capacity: Int = 4) {
         table = ByteStringTable(ordered: true, capacity: capacity)
         random = FastRandom(seed: 0)
         random = FastRandom(for: self)
+        valueMemory += HashValue.objectBytes
     }
 
     private init(table: ByteStringTable) {
         self.table = table
         random = FastRandom(seed: 0)
         random = FastRandom(for: self)
+        valueMemory += HashValue.objectBytes
     }
 
-    deinit { table.deallocate() }
+    deinit {
+        table.deallocate()
+        valueMemory -= HashValue.objectBytes
+    }
 
     var count: Int { table.count }
     var isListpack: Bool { table.ordered }
@@ -41,20 +49,23 @@ final class HashValue: KeyspaceObject {
     func convertToHashtable() { table.becomeUnordered() }
 
     /// Sets `field` to `value`; returns whether the field is new. Converts to a hashtable
-    /// when either is too long or the field count passes the listpack limit (hashTypeSet).
+    /// when either is too long or the field count is past the listpack limit (hashTypeSet
+    /// checks the count after an update too, which matters once the limit was lowered).
     @inline(__always)
     @discardableResult
     func set(_ field: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, hash: UInt64) -> Bool {
         if isListpack && (field.count > HashValue.maxListpackValue || value.count > HashValue.maxListpackValue) {
             convertToHashtable()
         }
+        var added = false
         if let p = table.find(field, hash: hash) {
             table.setValue(at: p, value)
-            return false
+        } else {
+            table.insert(field, value: value, hash: hash)
+            added = true
         }
-        table.insert(field, value: value, hash: hash)
         if isListpack && table.count > HashValue.maxListpackEntries { convertToHashtable() }
-        return true
+        return added
     }
 
     /// The value of `field`, or nil.

@@ -44,12 +44,20 @@ struct ListChunk {
     /// A new empty chunk with `capacity` data bytes and its (empty) data placed at `offset`.
     static func allocate(capacity: Int, offset: Int) -> ListChunk {
         guard let p = malloc(headerSize + capacity) else { fatalError("out of memory allocating a list chunk") }
+        valueMemory += mallocCost(headerSize + capacity)
         let c = ListChunk(p)
         c.capacity = capacity
         c.start = offset
         c.end = offset
         c.count = 0
         return c
+    }
+
+    /// Frees the chunk, taking its bytes off `valueMemory`.
+    @inline(__always)
+    func release() {
+        valueMemory -= mallocCost(ListChunk.headerSize + capacity)
+        free(p)
     }
 }
 
@@ -121,15 +129,20 @@ final class ListValue: KeyspaceObject {
     @inline(__always) private var maxChunkBytes: Int { Int(maxChunkBytesStored) }
     @inline(__always) private var maxChunkCount: Int { Int(maxChunkCountStored) }
 
+    /// The object (about 64 bytes) and its chunk array's block, as counted in `valueMemory`.
+    @inline(__always) private static var objectBytes: Int { 160 }
+
     init() {
         let limits = encodingLimits.listNodeLimits
         maxChunkBytesStored = Int32(limits.bytes)
         maxChunkCountStored = Int32(limits.count)
+        valueMemory += ListValue.objectBytes
     }
 
     private init(maxChunkBytes: Int32, maxChunkCount: Int32) {
         maxChunkBytesStored = maxChunkBytes
         maxChunkCountStored = maxChunkCount
+        valueMemory += ListValue.objectBytes
     }
 
     /// A list of `elements`, in order (RDB loading).
@@ -139,8 +152,9 @@ final class ListValue: KeyspaceObject {
     }
 
     deinit {
-        for c in chunks { free(c.p) }
-        if let s = spare { free(s.p) }
+        for c in chunks { c.release() }
+        if let s = spare { s.release() }
+        valueMemory -= ListValue.objectBytes
     }
 
     var encodingName: StaticString { "quicklist" }
@@ -261,7 +275,7 @@ final class ListValue: KeyspaceObject {
             if used > 0 { (n.data + start).copyMemory(from: c.data + c.start, byteCount: used) }
             n.end = start + used
             n.count = c.count
-            free(c.p)
+            c.release()
             chunks[i] = n
             return n
         }
@@ -307,7 +321,7 @@ final class ListValue: KeyspaceObject {
         if spare == nil && c.capacity == maxChunkBytes && !chunks.isEmpty {
             spare = c
         } else {
-            free(c.p)
+            c.release()
         }
     }
 
@@ -477,7 +491,7 @@ final class ListValue: KeyspaceObject {
     /// Replaces chunk `i` with chunks holding `elements`, packed up to the chunk limits.
     private func rebuildChunk(_ i: Int, with elements: [[UInt8]]) {
         count += elements.count - chunks[i].count
-        free(chunks[i].p)
+        chunks[i].release()
         chunks.remove(at: i)
         var made: [ListChunk] = []
         var j = 0
@@ -539,7 +553,7 @@ final class ListValue: KeyspaceObject {
             n.end = start + c.used
             n.count = c.count
             at += start - c.start
-            free(c.p)
+            c.release()
             chunks[i] = n
             c = n
         }

@@ -204,12 +204,39 @@ final class SortedSetValue: KeyspaceObject {
     private var scratch: UnsafeMutableRawPointer?
     private var randomState: UInt64 = 0x9E37_79B9_7F4A_7C15
     private let hasher = SortedSetValue.memberHasher
+    /// Bytes this set holds in malloc'd blocks (slots, nodes, header, buckets), also
+    /// counted in `valueMemory`.
+    private var heapBytes = 0
 
-    init() {}
+    /// The object itself, as counted in `valueMemory`.
+    @inline(__always) private static var objectBytes: Int { 128 }
+
+    init() { valueMemory += SortedSetValue.objectBytes }
+
+    /// Adds `delta` bytes to this set's count and to `valueMemory`.
+    @inline(__always)
+    private func account(_ delta: Int) {
+        heapBytes += delta
+        valueMemory += delta
+    }
+
+    /// What the packed slot array takes from malloc.
+    private var slotsCost: Int { slots == nil ? 0 : mallocCost(slotCapacity * slotStride) }
+
+    /// What a skiplist node takes from malloc.
+    @inline(__always)
+    private static func nodeCost(_ n: SkipNode) -> Int { mallocCost(40 + 16 * n.levelCount + n.memberLength) }
+
+    /// The skiplist's header node, scratch vectors and `buckets` bucket words.
+    @inline(__always)
+    private static func skiplistFixedCost(buckets: Int) -> Int {
+        mallocCost(40 + 16 * skiplistMaxLevel) + mallocCost(skiplistMaxLevel * 16) + mallocCost(buckets * 8)
+    }
 
     /// An empty set already in the representation `count` members of at most
     /// `maxMemberLength` bytes call for (results of ZUNIONSTORE & co., RDB loading).
     init(expectedCount: Int, maxMemberLength: Int) {
+        valueMemory += SortedSetValue.objectBytes
         if expectedCount > sortedSetPackedMaxCount || maxMemberLength > sortedSetPackedMaxMemberLength {
             convertToSkiplist(expectedCount: expectedCount)
         } else if expectedCount > 0 {
@@ -220,10 +247,12 @@ final class SortedSetValue: KeyspaceObject {
     /// An empty set in the skiplist representation whatever its size: Redis builds the
     /// results of ZUNION, ZINTER and ZDIFF that way, so their scores keep a -0.
     init(skiplist: Void) {
+        valueMemory += SortedSetValue.objectBytes
         convertToSkiplist(expectedCount: 0)
     }
 
     deinit {
+        valueMemory -= heapBytes + SortedSetValue.objectBytes
         if let slots { free(slots) }
         if let header {
             var x = SkipNode(header).forward(0)
@@ -544,6 +573,7 @@ final class SortedSetValue: KeyspaceObject {
         let node = SkipNode(UnsafeMutableRawPointer(bitPattern: p.raw)!)
         unlink(node)
         hashRemove(node)
+        account(-SortedSetValue.nodeCost(node))
         free(node.p)
         shrinkBucketsIfSparse()
     }
@@ -623,6 +653,7 @@ final class SortedSetValue: KeyspaceObject {
         }
         guard longest <= sortedSetPackedMaxMemberLength else { return }
         let oldHeader = header!, oldBuckets = buckets!, oldScratch = scratch!
+        account(-SortedSetValue.skiplistFixedCost(buckets: bucketMask + 1))
         let n = count
         header = nil
         buckets = nil
@@ -639,6 +670,7 @@ final class SortedSetValue: KeyspaceObject {
             // In order: each lands at the end of the array.
             packedInsert(node.member, score: node.score)
             x = node.forward(0)
+            account(-SortedSetValue.nodeCost(node))
             free(p)
         }
         free(oldHeader)
@@ -692,6 +724,7 @@ final class SortedSetValue: KeyspaceObject {
     private func reserveSlots(_ capacity: Int, stride: Int) {
         if stride == slotStride {
             guard capacity > slotCapacity else { return }
+            account(mallocCost(capacity * stride) - slotsCost)
             guard let p = realloc(slots, capacity * stride) else { fatalError("out of memory") }
             slots = p
             slotCapacity = capacity
@@ -699,6 +732,7 @@ final class SortedSetValue: KeyspaceObject {
         }
         // A longer member: lay the slots out again at the new width.
         let cap = max(capacity, slotCapacity)
+        account(mallocCost(cap * stride) - slotsCost)
         guard let p = malloc(cap * stride) else { fatalError("out of memory") }
         for i in 0..<count {
             memcpy(p + i * stride, slots! + i * slotStride, min(stride, slotStride))
@@ -775,6 +809,7 @@ final class SortedSetValue: KeyspaceObject {
         buckets = .allocate(capacity: size)
         buckets!.initialize(repeating: nil, count: size)
         bucketMask = size - 1
+        account(SortedSetValue.skiplistFixedCost(buckets: size) - slotsCost)
         randomState ^= UInt64(UInt(bitPattern: ObjectIdentifier(self).hashValue)) | 1
 
         let oldSlots = slots, oldCount = count, oldStride = slotStride
@@ -809,6 +844,7 @@ final class SortedSetValue: KeyspaceObject {
 
     private func skiplistInsert(_ member: UnsafeRawBufferPointer, score: Double, hash: UInt64) {
         let node = SkipNode.allocate(level: randomLevel(), member: member, score: score, hash: hash)
+        account(SortedSetValue.nodeCost(node))
         link(node)
         hashInsert(node)
     }
@@ -919,6 +955,7 @@ final class SortedSetValue: KeyspaceObject {
     /// memory, and a cursor scan stays correct across the change of size).
     private func rehash(to size: Int) {
         let nb = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: size)
+        account(mallocCost(size * 8) - mallocCost((bucketMask + 1) * 8))
         nb.initialize(repeating: nil, count: size)
         let mask = size - 1
         for b in 0...bucketMask {

@@ -89,6 +89,26 @@ final class StreamChunk {
     var listpackBytes = 0
     /// The first entry's fields, which Redis's listpack keeps as its master entry.
     var masterFields: [[UInt8]] = []
+    /// What this chunk was last counted as in `valueMemory` (see `recount`).
+    private var accountedBytes = 0
+
+    deinit { valueMemory -= accountedBytes }
+
+    /// Heap bytes of the chunk: the object and its arrays' storage at their capacities
+    /// (master fields at a flat 48 bytes each, to keep this free of loops).
+    private var heapBytes: Int {
+        160 + ids.capacity * MemoryLayout<StreamID>.stride + deleted.capacity + offsets.capacity * 4 + data.capacity
+            + masterFields.count * 48
+    }
+
+    /// Brings `valueMemory` up to date with this chunk's size after a change: a handful
+    /// of loads per XADD, so the running total stays exact without walking the stream.
+    @inline(__always)
+    func recount() {
+        let now = heapBytes
+        valueMemory += now - accountedBytes
+        accountedBytes = now
+    }
 
     var count: Int { ids.count }
     var firstID: StreamID { ids[0] }
@@ -131,6 +151,7 @@ final class StreamChunk {
         let c = StreamChunk()
         c.ids = ids; c.deleted = deleted; c.offsets = offsets; c.data = data
         c.live = live; c.listpackBytes = listpackBytes; c.masterFields = masterFields
+        c.recount()
         return c
     }
 }
@@ -313,7 +334,13 @@ final class StreamValue: KeyspaceObject {
     var entriesAdded: Int64 = 0
     var groups: [ConsumerGroup] = []
 
-    init() {}
+    /// The object itself, as counted in `valueMemory` (chunks count themselves; consumer
+    /// groups and their pending lists are not counted).
+    @inline(__always) private static var objectBytes: Int { 128 }
+
+    init() { valueMemory += StreamValue.objectBytes }
+
+    deinit { valueMemory -= StreamValue.objectBytes }
 
     var encodingName: StaticString { "stream" }
 
@@ -400,6 +427,7 @@ final class StreamValue: KeyspaceObject {
         if !sameFields { size += listpackIntegerSize(Int64(pairs)) }
         size += listpackIntegerSize(Int64(lpCount))
         c.listpackBytes += size
+        c.recount()
         length += 1
         entriesAdded += 1
         lastID = id

@@ -11,8 +11,3 @@
 /// header, rounded up to 16, and never less than a 32-byte chunk.
 @inline(__always)
 func mallocCost(_ n: Int) -> Int { max(32, (n + 8 + 15) & ~15) }
-
-/// Heap bytes of a Swift class instance with `storedBytes` of stored properties (16-byte
-/// object header included by the caller's count).
-@inline(__always)
-func objectCost(_ storedBytes: Int) -> Int { mallocCost(storedBytes) }
