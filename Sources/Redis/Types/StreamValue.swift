@@ -101,6 +101,16 @@ final class StreamChunk {
             + masterFields.count * 48
     }
 
+    /// Drops the spare capacity of the arrays once the chunk is full and a newer one takes
+    /// the appends: growth by doubling leaves about a quarter of them unused otherwise.
+    func seal() {
+        ids = ids.withUnsafeBufferPointer { Array($0) }
+        deleted = deleted.withUnsafeBufferPointer { Array($0) }
+        offsets = offsets.withUnsafeBufferPointer { Array($0) }
+        data = data.withUnsafeBufferPointer { Array($0) }
+        recount()
+    }
+
     /// Brings `valueMemory` up to date with this chunk's size after a change: a handful
     /// of loads per XADD, so the running total stays exact without walking the stream.
     @inline(__always)
@@ -382,7 +392,10 @@ final class StreamValue: KeyspaceObject {
         var chunk = chunks.last
         if let c = chunk {
             let maxEntries = StreamChunk.maxEntries
-            if c.listpackBytes + total >= StreamChunk.maxBytes || (maxEntries != 0 && c.count >= maxEntries) { chunk = nil }
+            if c.listpackBytes + total >= StreamChunk.maxBytes || (maxEntries != 0 && c.count >= maxEntries) {
+                c.seal()
+                chunk = nil
+            }
         }
         let c: StreamChunk
         var sameFields = false
