@@ -176,6 +176,7 @@ def test_hash_encoding_follows_thresholds(both):
     cmds += [("HSET", "h", "f%d" % i, "v") for i in range(5)]           # 5th field: hashtable
     cmds += [("HSET", "v", "f", "12345678"), ("HSET", "v", "g", "123456789")]  # 9 bytes: hashtable
     cmds += [("HSET", "k", "123456789", "v")]                           # a long field too
+    cmds += [("HSET", "d", "a", "1", "a", "2", "b", "3", "c", "4")]       # repeated fields count once
     cmds += [("HSETNX", "n", "f", "x" * 9), ("HINCRBY", "i", "f", "1"), ("HINCRBYFLOAT", "i", "g", "1.5")]
     # A hash made under the old limits converts on its next write under the new ones.
     cmds += [("HSET", "old", "a", "1", "b", "2", "c", "3"),
@@ -192,6 +193,7 @@ def test_set_encoding_follows_thresholds(both):
     cmds = [("CONFIG", "SET", "set-max-intset-entries", "3")]
     cmds += [("SADD", "s", str(i)) for i in range(4)]                   # 4th member: hashtable
     cmds += [("SADD", "t", "1", "2", "3"), ("SADD", "t", "3"), ("SADD", "t", "x")]
+    cmds += [("SADD", "d", "1", "2", "2", "3", "3")]
     cmds += [("SADD", "a", "1", "2"), ("SADD", "b", "2", "3"),
              ("SUNIONSTORE", "u", "a", "b"), ("OBJECT", "ENCODING", "u"),
              ("SADD", "c", "4", "5"), ("SUNIONSTORE", "u2", "a", "b", "c"), ("OBJECT", "ENCODING", "u2"),
@@ -209,6 +211,8 @@ def test_zset_encoding_follows_thresholds(both):
     cmds += [("ZADD", "z", str(i), "m%d" % i) for i in range(4)]        # 4th member: skiplist
     cmds += [("ZADD", "v", "1", "abcde"), ("ZADD", "v", "2", "abcdef")]  # 6 bytes: skiplist
     cmds += [("ZADD", "w", "1", "abcdef")]                              # new key, long member
+    # Repeated members count once: the limit is on distinct members, not on arguments.
+    cmds += [("ZADD", "d", "1", "a", "2", "a", "3", "b", "4", "c"), ("ZADD", "d", "5", "a", "6", "c")]
     cmds += [("ZINCRBY", "i", "1", "a"), ("ZINCRBY", "i", "1", "toolong")]
     cmds += [("ZADD", "a", "1", "x", "2", "y"), ("ZADD", "b", "3", "y", "4", "z"),
              ("ZUNIONSTORE", "u", "2", "a", "b"), ("OBJECT", "ENCODING", "u"),
