@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 import Reactor
 
 /// INFO, with redis-server 7.0's section names, field names and formats.
@@ -201,10 +202,10 @@ extension Engine {
     }
 
     /// Heap bytes the keyspace holds: entry blocks and bucket arrays, plus the contents of
-    /// lists, hashes, sets, sorted sets and streams (`valueMemory`, a running total the
+    /// lists, hashes, sets, sorted sets and streams (`valueMemoryCounter`, a running total the
     /// value types keep as they allocate and free, so this never walks the dataset).
     func dataBytes() -> Int {
-        var n = valueMemory
+        var n = valueMemoryCounter.load(ordering: .relaxed)
         for d in databases { n += d.table.entryBytes + d.table.bucketCount * 8 }
         return n
     }

@@ -14,7 +14,7 @@ final class HashValue: KeyspaceObject {
     @inline(__always) static var maxListpackEntries: Int { encodingLimits.hashMaxListpackEntries }
     @inline(__always) static var maxListpackValue: Int { encodingLimits.hashMaxListpackValue }
 
-    /// The object itself, as counted in `valueMemory` (its table counts its own blocks).
+    /// The object itself, as counted in `valueMemoryCounter` (its table counts its own blocks).
     @inline(__always) private static var objectBytes: Int { 112 }
 
     /// An empty hash, listpack-encoded like a new Redis hash.
@@ -22,19 +22,19 @@ final class HashValue: KeyspaceObject {
         table = ByteStringTable(ordered: true, capacity: capacity)
         random = FastRandom(seed: 0)
         random = FastRandom(for: self)
-        valueMemory += HashValue.objectBytes
+        addValueMemory(HashValue.objectBytes)
     }
 
     private init(table: ByteStringTable) {
         self.table = table
         random = FastRandom(seed: 0)
         random = FastRandom(for: self)
-        valueMemory += HashValue.objectBytes
+        addValueMemory(HashValue.objectBytes)
     }
 
     deinit {
         table.deallocate()
-        valueMemory -= HashValue.objectBytes
+        addValueMemory(-HashValue.objectBytes)
     }
 
     var count: Int { table.count }

@@ -44,7 +44,7 @@ struct ListChunk {
     /// A new empty chunk with `capacity` data bytes and its (empty) data placed at `offset`.
     static func allocate(capacity: Int, offset: Int) -> ListChunk {
         guard let p = malloc(headerSize + capacity) else { fatalError("out of memory allocating a list chunk") }
-        valueMemory += mallocCost(headerSize + capacity)
+        addValueMemory(mallocCost(headerSize + capacity))
         let c = ListChunk(p)
         c.capacity = capacity
         c.start = offset
@@ -53,10 +53,10 @@ struct ListChunk {
         return c
     }
 
-    /// Frees the chunk, taking its bytes off `valueMemory`.
+    /// Frees the chunk, taking its bytes off `valueMemoryCounter`.
     @inline(__always)
     func release() {
-        valueMemory -= mallocCost(ListChunk.headerSize + capacity)
+        addValueMemory(-mallocCost(ListChunk.headerSize + capacity))
         free(p)
     }
 }
@@ -129,20 +129,20 @@ final class ListValue: KeyspaceObject {
     @inline(__always) private var maxChunkBytes: Int { Int(maxChunkBytesStored) }
     @inline(__always) private var maxChunkCount: Int { Int(maxChunkCountStored) }
 
-    /// The object (about 64 bytes) and its chunk array's block, as counted in `valueMemory`.
+    /// The object (about 64 bytes) and its chunk array's block, as counted in `valueMemoryCounter`.
     @inline(__always) private static var objectBytes: Int { 160 }
 
     init() {
         let limits = encodingLimits.listNodeLimits
         maxChunkBytesStored = Int32(limits.bytes)
         maxChunkCountStored = Int32(limits.count)
-        valueMemory += ListValue.objectBytes
+        addValueMemory(ListValue.objectBytes)
     }
 
     private init(maxChunkBytes: Int32, maxChunkCount: Int32) {
         maxChunkBytesStored = maxChunkBytes
         maxChunkCountStored = maxChunkCount
-        valueMemory += ListValue.objectBytes
+        addValueMemory(ListValue.objectBytes)
     }
 
     /// A list of `elements`, in order (RDB loading).
@@ -154,7 +154,7 @@ final class ListValue: KeyspaceObject {
     deinit {
         for c in chunks { c.release() }
         if let s = spare { s.release() }
-        valueMemory -= ListValue.objectBytes
+        addValueMemory(-ListValue.objectBytes)
     }
 
     var encodingName: StaticString { "quicklist" }

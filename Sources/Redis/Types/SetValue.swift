@@ -19,17 +19,17 @@ final class SetValue: KeyspaceObject {
         if !intset { table = ByteStringTable(ordered: false, capacity: capacity) }
         random = FastRandom(seed: 0)
         random = FastRandom(for: self)
-        valueMemory += SetValue.objectBytes
+        addValueMemory(SetValue.objectBytes)
     }
 
-    /// The object and its intset array's header, as counted in `valueMemory`; intset
+    /// The object and its intset array's header, as counted in `valueMemoryCounter`; intset
     /// members add 8 bytes each (the array's spare capacity is not counted), a table
     /// counts its own blocks.
     @inline(__always) private static var objectBytes: Int { 160 }
 
     deinit {
         table?.deallocate()
-        valueMemory -= SetValue.objectBytes + ints.count * 8
+        addValueMemory(-(SetValue.objectBytes + ints.count * 8))
     }
 
     @inline(__always) var isIntset: Bool { table == nil }
@@ -40,7 +40,7 @@ final class SetValue: KeyspaceObject {
     func duplicate() -> AnyObject {
         let s = SetValue(intset: true)
         s.ints = ints
-        valueMemory += ints.count * 8
+        addValueMemory(ints.count * 8)
         s.table = table?.copy()
         return s
     }
@@ -67,7 +67,7 @@ final class SetValue: KeyspaceObject {
     /// Converts an intset to a hashtable holding the same members.
     func convertToHashtable(hasher: KeyHasher) {
         guard isIntset else { return }
-        valueMemory -= ints.count * 8
+        addValueMemory(-(ints.count * 8))
         var t = ByteStringTable(ordered: false, capacity: ints.count + 1)
         for v in ints {
             withDecimal(v) { t.insert($0, value: UnsafeRawBufferPointer(start: nil, count: 0), hash: hasher.hash($0)) }
@@ -86,7 +86,7 @@ final class SetValue: KeyspaceObject {
                 let (i, found) = intPosition(Int64(n))
                 if found { return false }
                 ints.insert(Int64(n), at: i)
-                valueMemory += 8
+                addValueMemory(8)
                 if ints.count > SetValue.maxIntsetEntries { convertToHashtable(hasher: hasher) }
                 return true
             }
@@ -106,7 +106,7 @@ final class SetValue: KeyspaceObject {
             let (i, found) = intPosition(Int64(n))
             if found {
                 ints.remove(at: i)
-                valueMemory -= 8
+                addValueMemory(-8)
             }
             return found
         }
@@ -142,7 +142,7 @@ final class SetValue: KeyspaceObject {
     func remove(at pick: Int) {
         if isIntset {
             ints.remove(at: pick)
-            valueMemory -= 8
+            addValueMemory(-8)
         } else {
             table!.remove(at: pick)
         }

@@ -205,19 +205,19 @@ final class SortedSetValue: KeyspaceObject {
     private var randomState: UInt64 = 0x9E37_79B9_7F4A_7C15
     private let hasher = SortedSetValue.memberHasher
     /// Bytes this set holds in malloc'd blocks (slots, nodes, header, buckets), also
-    /// counted in `valueMemory`.
+    /// counted in `valueMemoryCounter`.
     private var heapBytes = 0
 
-    /// The object itself, as counted in `valueMemory`.
+    /// The object itself, as counted in `valueMemoryCounter`.
     @inline(__always) private static var objectBytes: Int { 128 }
 
-    init() { valueMemory += SortedSetValue.objectBytes }
+    init() { addValueMemory(SortedSetValue.objectBytes) }
 
-    /// Adds `delta` bytes to this set's count and to `valueMemory`.
+    /// Adds `delta` bytes to this set's count and to `valueMemoryCounter`.
     @inline(__always)
     private func account(_ delta: Int) {
         heapBytes += delta
-        valueMemory += delta
+        addValueMemory(delta)
     }
 
     /// What the packed slot array takes from malloc.
@@ -236,7 +236,7 @@ final class SortedSetValue: KeyspaceObject {
     /// An empty set already in the representation `count` members of at most
     /// `maxMemberLength` bytes call for (results of ZUNIONSTORE & co., RDB loading).
     init(expectedCount: Int, maxMemberLength: Int) {
-        valueMemory += SortedSetValue.objectBytes
+        addValueMemory(SortedSetValue.objectBytes)
         if expectedCount > sortedSetPackedMaxCount || maxMemberLength > sortedSetPackedMaxMemberLength {
             convertToSkiplist(expectedCount: expectedCount)
         } else if expectedCount > 0 {
@@ -247,12 +247,12 @@ final class SortedSetValue: KeyspaceObject {
     /// An empty set in the skiplist representation whatever its size: Redis builds the
     /// results of ZUNION, ZINTER and ZDIFF that way, so their scores keep a -0.
     init(skiplist: Void) {
-        valueMemory += SortedSetValue.objectBytes
+        addValueMemory(SortedSetValue.objectBytes)
         convertToSkiplist(expectedCount: 0)
     }
 
     deinit {
-        valueMemory -= heapBytes + SortedSetValue.objectBytes
+        addValueMemory(-(heapBytes + SortedSetValue.objectBytes))
         if let slots { free(slots) }
         if let header {
             var x = SkipNode(header).forward(0)

@@ -89,10 +89,10 @@ final class StreamChunk {
     var listpackBytes = 0
     /// The first entry's fields, which Redis's listpack keeps as its master entry.
     var masterFields: [[UInt8]] = []
-    /// What this chunk was last counted as in `valueMemory` (see `recount`).
+    /// What this chunk was last counted as in `valueMemoryCounter` (see `recount`).
     private var accountedBytes = 0
 
-    deinit { valueMemory -= accountedBytes }
+    deinit { addValueMemory(-accountedBytes) }
 
     /// Heap bytes of the chunk: the object and its arrays' storage at their capacities
     /// (master fields at a flat 48 bytes each, to keep this free of loops).
@@ -111,12 +111,12 @@ final class StreamChunk {
         recount()
     }
 
-    /// Brings `valueMemory` up to date with this chunk's size after a change: a handful
+    /// Brings `valueMemoryCounter` up to date with this chunk's size after a change: a handful
     /// of loads per XADD, so the running total stays exact without walking the stream.
     @inline(__always)
     func recount() {
         let now = heapBytes
-        valueMemory += now - accountedBytes
+        addValueMemory(now - accountedBytes)
         accountedBytes = now
     }
 
@@ -344,13 +344,13 @@ final class StreamValue: KeyspaceObject {
     var entriesAdded: Int64 = 0
     var groups: [ConsumerGroup] = []
 
-    /// The object itself, as counted in `valueMemory` (chunks count themselves; consumer
+    /// The object itself, as counted in `valueMemoryCounter` (chunks count themselves; consumer
     /// groups and their pending lists are not counted).
     @inline(__always) private static var objectBytes: Int { 128 }
 
-    init() { valueMemory += StreamValue.objectBytes }
+    init() { addValueMemory(StreamValue.objectBytes) }
 
-    deinit { valueMemory -= StreamValue.objectBytes }
+    deinit { addValueMemory(-StreamValue.objectBytes) }
 
     var encodingName: StaticString { "stream" }
 
