@@ -160,6 +160,33 @@ struct ConfigParameter {
         })
     }
 
+    /// An encoding threshold, kept in `encodingLimits` where the value types read it.
+    /// Parsed as Redis's numeric configs are: a `memory` one with memtoull (digits and an
+    /// optional unit, no sign), any other with string2ll (strict integer); then the bounds,
+    /// compared as unsigned for Redis's size_t settings (min 0), so a negative number gets
+    /// the "between" message too.
+    static func limit(_ name: String, alias: String? = nil, min: Int = 0, max: Int = Int.max, memory: Bool = false,
+                      _ key: WritableKeyPath<EncodingLimits, Int>) -> ConfigParameter {
+        ConfigParameter(name: name, alias: alias, mutable: true, get: { _ in String(encodingLimits[keyPath: key]) },
+                        set: { _, args in
+            guard args.count == 1 else { return "wrong number of arguments" }
+            let value: Int
+            if memory {
+                guard let v = parseMemtoull(args[0]) else { return "argument must be a memory value" }
+                value = Int(truncatingIfNeeded: v)
+            } else {
+                guard let v = Array(args[0].utf8).withUnsafeBytes({ parseInteger($0) }) else {
+                    return "argument couldn't be parsed into an integer"
+                }
+                value = v
+            }
+            let outside = min == 0 ? UInt(bitPattern: value) > UInt(max) : (value < min || value > max)
+            if outside { return "argument must be between \(min) and \(max) inclusive" }
+            encodingLimits[keyPath: key] = value
+            return nil
+        })
+    }
+
     static let all: [ConfigParameter] = [
         integer("port", mutable: false, max: 65535, \.port),
         ConfigParameter(name: "bind", alias: nil, mutable: false, get: { $0.bind.joined(separator: " ") }, set: { c, args in
@@ -265,17 +292,31 @@ struct ConfigParameter {
         boolean("replica-read-only", alias: "slave-read-only", \.replicaReadOnly),
         integer("replica-priority", alias: "slave-priority", max: Int(Int32.max), \.replicaPriority),
         boolean("replica-announced", \.replicaAnnounced),
+        // Encoding thresholds, with redis-server 7.0's names, aliases, bounds and parsing.
+        limit("hash-max-listpack-entries", alias: "hash-max-ziplist-entries", \.hashMaxListpackEntries),
+        limit("hash-max-listpack-value", alias: "hash-max-ziplist-value", memory: true, \.hashMaxListpackValue),
+        limit("set-max-intset-entries", \.setMaxIntsetEntries),
+        limit("zset-max-listpack-entries", alias: "zset-max-ziplist-entries", \.zsetMaxListpackEntries),
+        limit("zset-max-listpack-value", alias: "zset-max-ziplist-value", memory: true, \.zsetMaxListpackValue),
+        limit("list-max-listpack-size", alias: "list-max-ziplist-size", min: Int(Int32.min), max: Int(Int32.max),
+              \.listMaxListpackSize),
+        limit("list-compress-depth", max: Int(Int32.max), \.listCompressDepth),
+        limit("stream-node-max-bytes", memory: true, \.streamNodeMaxBytes),
+        limit("stream-node-max-entries", \.streamNodeMaxEntries),
     ]
+}
 
-    /// The parameters whose names match a CONFIG GET pattern, in table order.
-    static func matching(_ pattern: UnsafeRawBufferPointer) -> [ConfigParameter] {
-        all.filter { p in
-            var names = [p.name]
-            if let a = p.alias { names.append(a) }
-            return names.contains { n in
-                Array(n.utf8).withUnsafeBytes { stringMatch(pattern, $0, nocase: true) }
+extension ConfigParameter {
+    /// Every name and alias matching a CONFIG GET pattern, with its parameter.
+    static func matchingNames(_ pattern: UnsafeRawBufferPointer) -> [(String, ConfigParameter)] {
+        var out: [(String, ConfigParameter)] = []
+        for p in all {
+            for n in [p.name] + (p.alias.map { [$0] } ?? [])
+            where Array(n.utf8).withUnsafeBytes({ stringMatch(pattern, $0, nocase: true) }) {
+                out.append((n, p))
             }
         }
+        return out
     }
 }
 
@@ -306,6 +347,35 @@ func parseMemory(_ text: String) -> Int? {
         return n * mul
     }
     return Int(lower)
+}
+
+/// Redis's memtoull: decimal digits then an optional unit (b, k, kb, m, mb, g, gb, any
+/// case); no sign, no spaces. Digits alone may be empty (0). Like strtoull the digits
+/// saturate at UInt64.max, and like Redis the unit multiplies with wrap-around.
+func parseMemtoull(_ text: String) -> UInt64? {
+    let b = Array(text.utf8)
+    var i = 0
+    while i < b.count && b[i] >= UInt8(ascii: "0") && b[i] <= UInt8(ascii: "9") { i += 1 }
+    let multiplier: UInt64
+    switch String(decoding: b[i...], as: UTF8.self).lowercased() {
+    case "", "b": multiplier = 1
+    case "k": multiplier = 1000
+    case "kb": multiplier = 1024
+    case "m": multiplier = 1_000_000
+    case "mb": multiplier = 1 << 20
+    case "g": multiplier = 1_000_000_000
+    case "gb": multiplier = 1 << 30
+    default: return nil
+    }
+    if i >= 128 { return nil }
+    var v: UInt64 = 0
+    for d in b[0..<i] {
+        let (m, o1) = v.multipliedReportingOverflow(by: 10)
+        let (s, o2) = m.addingReportingOverflow(UInt64(d - UInt8(ascii: "0")))
+        if o1 || o2 { v = UInt64.max; break }
+        v = s
+    }
+    return v &* multiplier
 }
 
 extension String {

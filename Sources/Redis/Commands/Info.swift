@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 import Reactor
 
 /// INFO, with redis-server 7.0's section names, field names and formats.
@@ -201,9 +202,11 @@ extension Engine {
         return lines.map { $0 + "\r\n" }.joined()
     }
 
-    /// Heap bytes the keyspace holds: entry blocks and bucket arrays.
+    /// Heap bytes the keyspace holds: entry blocks and bucket arrays, plus the contents of
+    /// lists, hashes, sets, sorted sets and streams (`valueMemoryCounter`, a running total the
+    /// value types keep as they allocate and free, so this never walks the dataset).
     func dataBytes() -> Int {
-        var n = 0
+        var n = valueMemoryCounter.load(ordering: .relaxed)
         for d in databases { n += d.table.entryBytes + d.table.bucketCount * 8 }
         return n
     }

@@ -173,52 +173,73 @@ extension Engine {
         requestShutdown()
     }
 
+    /// CONFIG GET name-or-pattern...: like Redis 7.0, a name without glob characters is
+    /// answered as it was written (alias and letter case included), and a pattern matches
+    /// names and aliases alike, each matching one giving its own entry; a name already in
+    /// the answer (compared without case) is not repeated.
     func configGet(_ a: Arguments) {
-        var matched: [ConfigParameter] = []
+        var matched: [([UInt8], ConfigParameter)] = []
+        func add(_ name: [UInt8], _ p: ConfigParameter) {
+            let lower = String(decoding: name, as: UTF8.self).lowercased()
+            if matched.contains(where: { String(decoding: $0.0, as: UTF8.self).lowercased() == lower }) { return }
+            matched.append((name, p))
+        }
         for i in 2..<a.count {
-            for p in ConfigParameter.matching(a[i]) where !matched.contains(where: { $0.name == p.name }) {
-                matched.append(p)
+            if !a[i].contains(where: { $0 == 42 || $0 == 63 || $0 == 91 }) {
+                if let p = ConfigParameter.find(a[i].string.lowercased()) { add(Array(a[i]), p) }
+                continue
             }
+            for (name, p) in ConfigParameter.matchingNames(a[i]) { add(Array(name.utf8), p) }
         }
         replyMapHeader(matched.count)
-        for p in matched {
-            // A name asked for exactly (no glob characters) is answered as it was written,
-            // alias and letter case included, like Redis; a pattern match by its own name.
-            var name = Array(p.name.utf8)
-            for i in 2..<a.count where !a[i].contains(where: { $0 == 42 || $0 == 63 || $0 == 91 }) {
-                let asked = a[i].string.lowercased()
-                if asked == p.name || asked == p.alias { name = Array(a[i]); break }
-            }
+        for (name, p) in matched {
             replyBulk(name)
             replyBulk(p.get(config))
         }
     }
 
+    /// CONFIG SET name value...: Redis 7.0's order of checks. Every name is looked up first
+    /// (unknown, immutable, protected or repeated: the first such argument is reported, as
+    /// typed, and nothing changes); then the values are applied in order, and when one is
+    /// refused the ones applied before it get their old values back. A refused value is
+    /// reported under the (lower-case) name or alias that was used.
     func configSet(_ a: Arguments) {
-        if a.count < 4 || a.count % 2 != 0 {
+        if a.count < 4 {
             replyError("ERR wrong number of arguments for 'config|set' command")
             return
         }
-        var changes: [(ConfigParameter, [String])] = []
-        for i in stride(from: 2, to: a.count, by: 2) {
-            let name = a[i].string.lowercased()
-            guard let p = ConfigParameter.find(name) else {
-                replyError("ERR Unknown option or number of arguments for CONFIG SET - '\(a[i].string)'")
-                return
-            }
-            if p.protected {
-                replyError("ERR CONFIG SET failed (possibly related to argument '\(a[i].string)') - can't set protected config")
-                return
-            }
-            if !p.mutable {
-                replyError("ERR CONFIG SET failed (possibly related to argument '\(a[i].string)') - can't set immutable config")
-                return
-            }
-            changes.append((p, [a[i + 1].string]))
+        if a.count % 2 != 0 {
+            replySyntaxError()
+            return
         }
-        for (p, args) in changes {
-            if let err = p.set(config, args) {
-                replyError("ERR CONFIG SET failed (possibly related to argument '\(p.name)') - \(err)")
+        var changes: [(name: String, p: ConfigParameter, args: [String])] = []
+        var failure: String?
+        for i in stride(from: 2, to: a.count, by: 2) {
+            let typed = a[i].string
+            let name = typed.lowercased()
+            guard let p = ConfigParameter.find(name) else {
+                if failure == nil { failure = "ERR Unknown option or number of arguments for CONFIG SET - '\(typed)'" }
+                continue
+            }
+            if failure != nil { continue }
+            if !p.mutable {
+                failure = "ERR CONFIG SET failed (possibly related to argument '\(typed)') - can't set immutable config"
+            } else if p.protected {
+                failure = "ERR CONFIG SET failed (possibly related to argument '\(typed)') - can't set protected config"
+            } else if changes.contains(where: { $0.name == name }) {
+                failure = "ERR CONFIG SET failed (possibly related to argument '\(typed)') - duplicate parameter"
+            }
+            changes.append((name, p, [a[i + 1].string]))
+        }
+        if let failure {
+            replyError(failure)
+            return
+        }
+        let previous = changes.map { $0.p.get(config) }
+        for (k, change) in changes.enumerated() {
+            if let err = change.p.set(config, change.args) {
+                for j in (0..<k).reversed() { _ = changes[j].p.set(config, [previous[j]]) }
+                replyError("ERR CONFIG SET failed (possibly related to argument '\(change.name)') - \(err)")
                 return
             }
         }

@@ -45,13 +45,26 @@ struct ByteStringTable {
         index = .allocate(capacity: size)
         index.initialize(repeating: 0, count: size)
         indexMask = size - 1
+        addValueMemory(mallocCost(itemCapacity * 8) + mallocCost(size * 8))
     }
 
-    /// Frees every element and the table's arrays.
+    /// Frees every element and the table's arrays, taking their bytes off `valueMemoryCounter`.
     func deallocate() {
-        for i in 0..<end where items[i] & 1 == 0 { free(UnsafeMutableRawPointer(bitPattern: items[i])) }
+        var bytes = mallocCost(itemCapacity * 8) + mallocCost((indexMask + 1) * 8)
+        for i in 0..<end where items[i] & 1 == 0 {
+            let b = block(i)
+            bytes += ByteStringTable.blockCost(b)
+            free(b)
+        }
+        addValueMemory(-bytes)
         items.deallocate()
         index.deallocate()
+    }
+
+    /// What an element's block takes from malloc, from the lengths in its header.
+    @inline(__always)
+    private static func blockCost(_ b: UnsafeRawPointer) -> Int {
+        mallocCost(headerSize + Int(b.load(fromByteOffset: 8, as: UInt32.self)) + Int(b.load(fromByteOffset: 12, as: UInt32.self)))
     }
 
     // MARK: Elements
@@ -135,6 +148,7 @@ struct ByteStringTable {
         let old = Int(b.load(fromByteOffset: 12, as: UInt32.self))
         if old != value.count {
             // realloc keeps the key and hash in place; the address may change.
+            addValueMemory(mallocCost(ByteStringTable.headerSize + k + value.count) - mallocCost(ByteStringTable.headerSize + k + old))
             b = realloc(b, ByteStringTable.headerSize + k + value.count)!
             items[position] = UInt(bitPattern: b)
             b.storeBytes(of: UInt32(value.count), toByteOffset: 12, as: UInt32.self)
@@ -163,6 +177,7 @@ struct ByteStringTable {
 
     private mutating func removeSlot(_ s: Int) {
         let position = Int(index[s] & 0xFFFF_FFFF) - 2
+        addValueMemory(-ByteStringTable.blockCost(block(position)))
         free(block(position))
         count -= 1
         if ordered {
@@ -270,6 +285,7 @@ struct ByteStringTable {
     private static func makeBlock(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer,
                                   hash: UInt64) -> UnsafeMutableRawPointer {
         guard let b = malloc(headerSize + key.count + value.count) else { fatalError("out of memory") }
+        addValueMemory(mallocCost(headerSize + key.count + value.count))
         b.storeBytes(of: hash, as: UInt64.self)
         b.storeBytes(of: UInt32(key.count), toByteOffset: 8, as: UInt32.self)
         b.storeBytes(of: UInt32(value.count), toByteOffset: 12, as: UInt32.self)
@@ -280,6 +296,7 @@ struct ByteStringTable {
 
     private mutating func growItems(to capacity: Int) {
         let n = UnsafeMutablePointer<UInt>.allocate(capacity: capacity)
+        addValueMemory(mallocCost(capacity * 8) - mallocCost(itemCapacity * 8))
         if end > 0 { n.moveInitialize(from: items, count: end) }
         items.deallocate()
         items = n
@@ -300,6 +317,7 @@ struct ByteStringTable {
         var size = 8
         while size < (n + 1) * 2 { size <<= 1 }
         if size != indexMask + 1 {
+            addValueMemory(mallocCost(size * 8) - mallocCost((indexMask + 1) * 8))
             index.deallocate()
             index = .allocate(capacity: size)
             indexMask = size - 1

@@ -9,25 +9,33 @@ final class HashValue: KeyspaceObject {
     var table: ByteStringTable
     var random: FastRandom
 
-    /// hash-max-listpack-entries and hash-max-listpack-value: redis-server 7.0's built-in
-    /// defaults (512 entries; the sample redis.conf says 128, but no config file is read).
-    static let maxListpackEntries = 512
-    static let maxListpackValue = 64
+    /// hash-max-listpack-entries and hash-max-listpack-value as configured now (defaults
+    /// 512 and 64, redis-server 7.0's built-in ones), read at each decision to convert.
+    @inline(__always) static var maxListpackEntries: Int { encodingLimits.hashMaxListpackEntries }
+    @inline(__always) static var maxListpackValue: Int { encodingLimits.hashMaxListpackValue }
+
+    /// The object itself, as counted in `valueMemoryCounter` (its table counts its own blocks).
+    @inline(__always) private static var objectBytes: Int { 112 }
 
     /// An empty hash, listpack-encoded like a new Redis hash.
     init(capacity: Int = 4) {
         table = ByteStringTable(ordered: true, capacity: capacity)
         random = FastRandom(seed: 0)
         random = FastRandom(for: self)
+        addValueMemory(HashValue.objectBytes)
     }
 
     private init(table: ByteStringTable) {
         self.table = table
         random = FastRandom(seed: 0)
         random = FastRandom(for: self)
+        addValueMemory(HashValue.objectBytes)
     }
 
-    deinit { table.deallocate() }
+    deinit {
+        table.deallocate()
+        addValueMemory(-HashValue.objectBytes)
+    }
 
     var count: Int { table.count }
     var isListpack: Bool { table.ordered }
@@ -41,20 +49,23 @@ final class HashValue: KeyspaceObject {
     func convertToHashtable() { table.becomeUnordered() }
 
     /// Sets `field` to `value`; returns whether the field is new. Converts to a hashtable
-    /// when either is too long or the field count passes the listpack limit (hashTypeSet).
+    /// when either is too long or the field count is past the listpack limit (hashTypeSet
+    /// checks the count after an update too, which matters once the limit was lowered).
     @inline(__always)
     @discardableResult
     func set(_ field: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, hash: UInt64) -> Bool {
         if isListpack && (field.count > HashValue.maxListpackValue || value.count > HashValue.maxListpackValue) {
             convertToHashtable()
         }
+        var added = false
         if let p = table.find(field, hash: hash) {
             table.setValue(at: p, value)
-            return false
+        } else {
+            table.insert(field, value: value, hash: hash)
+            added = true
         }
-        table.insert(field, value: value, hash: hash)
         if isListpack && table.count > HashValue.maxListpackEntries { convertToHashtable() }
-        return true
+        return added
     }
 
     /// The value of `field`, or nil.
@@ -73,8 +84,9 @@ final class HashValue: KeyspaceObject {
         table.forEach(body)
     }
 
-    /// A hash loaded from an RDB file, in the encoding Redis 7.0 gives it: a listpack in
-    /// the file's order unless there are too many fields or one is too long.
+    /// A hash loaded from an RDB file, in the encoding Redis 7.0 gives it under the limits
+    /// in force: a listpack in the file's order unless there are too many fields or one
+    /// field or value is too long.
     static func loaded(_ pairs: [([UInt8], [UInt8])], hasher: KeyHasher) -> HashValue {
         let h = HashValue(capacity: pairs.count)
         if pairs.count > maxListpackEntries { h.convertToHashtable() }

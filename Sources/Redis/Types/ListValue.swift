@@ -1,10 +1,7 @@
 import Glibc
 
-/// Largest data area of a chunk, as Redis's list-max-listpack-size -2 (8 KB per node).
-/// A single element larger than this gets a chunk of its own, sized to fit.
-let listChunkBytes = 8192
-/// Data area of a list's first chunk; it doubles up to `listChunkBytes` as the list grows,
-/// so that the many short lists of a keyspace do not each hold 8 KB.
+/// Data area of a list's first chunk; it doubles up to the list's chunk byte limit as the
+/// list grows, so that the many short lists of a keyspace do not each hold 8 KB.
 private let listFirstChunkBytes = 64
 
 /// One node of a list: a malloc'd block holding a 16-byte header and a data area in which
@@ -47,12 +44,20 @@ struct ListChunk {
     /// A new empty chunk with `capacity` data bytes and its (empty) data placed at `offset`.
     static func allocate(capacity: Int, offset: Int) -> ListChunk {
         guard let p = malloc(headerSize + capacity) else { fatalError("out of memory allocating a list chunk") }
+        addValueMemory(mallocCost(headerSize + capacity))
         let c = ListChunk(p)
         c.capacity = capacity
         c.start = offset
         c.end = offset
         c.count = 0
         return c
+    }
+
+    /// Frees the chunk, taking its bytes off `valueMemoryCounter`.
+    @inline(__always)
+    func release() {
+        addValueMemory(-mallocCost(ListChunk.headerSize + capacity))
+        free(p)
     }
 }
 
@@ -114,8 +119,31 @@ final class ListValue: KeyspaceObject {
     /// One emptied full-size chunk kept for the next new one, so that pushes and pops at a
     /// chunk boundary do not malloc and free on every call.
     private var spare: ListChunk?
+    /// Largest data area of a chunk and most elements in one, fixed when the list is made
+    /// from list-max-listpack-size (as a Redis quicklist takes its fill when created):
+    /// -2 gives 8 KB and no count limit. A single element larger than the byte limit gets a
+    /// chunk of its own, sized to fit.
+    private let maxChunkBytesStored: Int32
+    private let maxChunkCountStored: Int32
 
-    init() {}
+    @inline(__always) private var maxChunkBytes: Int { Int(maxChunkBytesStored) }
+    @inline(__always) private var maxChunkCount: Int { Int(maxChunkCountStored) }
+
+    /// The object (about 64 bytes) and its chunk array's block, as counted in `valueMemoryCounter`.
+    @inline(__always) private static var objectBytes: Int { 160 }
+
+    init() {
+        let limits = encodingLimits.listNodeLimits
+        maxChunkBytesStored = Int32(limits.bytes)
+        maxChunkCountStored = Int32(limits.count)
+        addValueMemory(ListValue.objectBytes)
+    }
+
+    private init(maxChunkBytes: Int32, maxChunkCount: Int32) {
+        maxChunkBytesStored = maxChunkBytes
+        maxChunkCountStored = maxChunkCount
+        addValueMemory(ListValue.objectBytes)
+    }
 
     /// A list of `elements`, in order (RDB loading).
     convenience init<S: Sequence>(elements: S) where S.Element == [UInt8] {
@@ -124,15 +152,16 @@ final class ListValue: KeyspaceObject {
     }
 
     deinit {
-        for c in chunks { free(c.p) }
-        if let s = spare { free(s.p) }
+        for c in chunks { c.release() }
+        if let s = spare { s.release() }
+        addValueMemory(-ListValue.objectBytes)
     }
 
     var encodingName: StaticString { "quicklist" }
 
     /// An independent copy (COPY).
     func duplicate() -> AnyObject {
-        let copy = ListValue()
+        let copy = ListValue(maxChunkBytes: maxChunkBytesStored, maxChunkCount: maxChunkCountStored)
         copy.chunks.reserveCapacity(chunks.count)
         for c in chunks {
             let n = ListChunk.allocate(capacity: c.capacity, offset: c.start)
@@ -155,7 +184,7 @@ final class ListValue: KeyspaceObject {
     func pushBack(_ bytes: UnsafeRawBufferPointer) {
         let need = listEncodedSize(bytes.count)
         if let c = chunks.last {
-            if c.capacity - c.end >= need {
+            if c.capacity - c.end >= need && c.count < maxChunkCount {
                 writeListElement(c.data + c.end, bytes)
                 c.end += need
                 c.count += 1
@@ -183,7 +212,7 @@ final class ListValue: KeyspaceObject {
     func pushFront(_ bytes: UnsafeRawBufferPointer) {
         let need = listEncodedSize(bytes.count)
         if let c = chunks.first {
-            if c.start >= need {
+            if c.start >= need && c.count < maxChunkCount {
                 c.start -= need
                 writeListElement(c.data + c.start, bytes)
                 c.count += 1
@@ -208,10 +237,13 @@ final class ListValue: KeyspaceObject {
 
     /// An empty chunk for an element of `need` bytes pushed at one end of the list, its data
     /// placed at the end where further pushes at that side will grow it.
+    /// A list limited by element count starts each chunk small too, since a few elements
+    /// may be all it ever holds.
     private func newChunk(need: Int, atBack: Bool) -> ListChunk {
-        var capacity = chunks.isEmpty ? max(listFirstChunkBytes, need) : listChunkBytes
-        if need > listChunkBytes { capacity = need }
-        if capacity == listChunkBytes, let s = spare {
+        let small = chunks.isEmpty || maxChunkCountStored != Int32.max
+        var capacity = small ? min(maxChunkBytes, max(listFirstChunkBytes, need)) : maxChunkBytes
+        if need > maxChunkBytes { capacity = need }
+        if capacity == maxChunkBytes, let s = spare {
             spare = nil
             s.start = atBack ? 0 : capacity
             s.end = s.start
@@ -222,17 +254,17 @@ final class ListValue: KeyspaceObject {
     }
 
     /// Makes `need` free bytes at one side of chunk `i` by growing it (up to
-    /// `listChunkBytes`) or moving its data to the middle, when the element still belongs
+    /// `maxChunkBytes`) or moving its data to the middle, when the element still belongs
     /// in it. Returns the (possibly moved) chunk, or nil when a new chunk should be started.
     /// Data is only moved when at least a quarter of the chunk is free, so each move buys
     /// room for many pushes.
     private func makeRoom(chunk i: Int, need: Int, atBack: Bool) -> ListChunk? {
         let c = chunks[i]
         let used = c.used
-        if used + need > listChunkBytes { return nil }
+        if used + need > maxChunkBytes || c.count >= maxChunkCount { return nil }
         var capacity = c.capacity
-        if capacity < listChunkBytes {
-            capacity = min(listChunkBytes, max(capacity * 2, used + need))
+        if capacity < maxChunkBytes {
+            capacity = min(maxChunkBytes, max(capacity * 2, used + need))
         } else if capacity - used < capacity / 4 {
             return nil
         }
@@ -243,7 +275,7 @@ final class ListValue: KeyspaceObject {
             if used > 0 { (n.data + start).copyMemory(from: c.data + c.start, byteCount: used) }
             n.end = start + used
             n.count = c.count
-            free(c.p)
+            c.release()
             chunks[i] = n
             return n
         }
@@ -286,10 +318,10 @@ final class ListValue: KeyspaceObject {
     /// Removes the empty chunk `i`, keeping one full-size chunk for reuse.
     private func dropChunk(_ i: Int) {
         let c = chunks.remove(at: i)
-        if spare == nil && c.capacity == listChunkBytes && !chunks.isEmpty {
+        if spare == nil && c.capacity == maxChunkBytes && !chunks.isEmpty {
             spare = c
         } else {
-            free(c.p)
+            c.release()
         }
     }
 
@@ -456,10 +488,10 @@ final class ListValue: KeyspaceObject {
         return out
     }
 
-    /// Replaces chunk `i` with chunks holding `elements`, packed up to `listChunkBytes` each.
+    /// Replaces chunk `i` with chunks holding `elements`, packed up to the chunk limits.
     private func rebuildChunk(_ i: Int, with elements: [[UInt8]]) {
         count += elements.count - chunks[i].count
-        free(chunks[i].p)
+        chunks[i].release()
         chunks.remove(at: i)
         var made: [ListChunk] = []
         var j = 0
@@ -468,11 +500,11 @@ final class ListValue: KeyspaceObject {
             var k = j
             while k < elements.count {
                 let s = listEncodedSize(elements[k].count)
-                if k > j && bytes + s > listChunkBytes { break }
+                if k > j && (bytes + s > maxChunkBytes || k - j >= maxChunkCount) { break }
                 bytes += s
                 k += 1
             }
-            let c = ListChunk.allocate(capacity: max(bytes, min(listChunkBytes, 2 * bytes)), offset: 0)
+            let c = ListChunk.allocate(capacity: max(bytes, min(maxChunkBytes, 2 * bytes)), offset: 0)
             for e in elements[j..<k] {
                 e.withUnsafeBytes { writeListElement(c.data + c.end, $0) }
                 c.end += listEncodedSize(e.count)
@@ -497,13 +529,13 @@ final class ListValue: KeyspaceObject {
     }
 
     /// Writes `bytes` as an element over the `removing` bytes at `offset` in chunk `i`,
-    /// moving the shorter side of the data (or growing the chunk up to `listChunkBytes`).
+    /// moving the shorter side of the data (or growing the chunk up to `maxChunkBytes`).
     /// Returns false, changing nothing, when the result would not fit in one chunk.
     private func splice(chunk i: Int, offset: Int, removing: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
         var c = chunks[i]
         let add = listEncodedSize(bytes.count)
         let delta = add - removing
-        if c.used + delta > listChunkBytes { return false }
+        if c.used + delta > maxChunkBytes { return false }
         var at = offset
         if delta <= 0 {
             let tail = c.end - (at + removing)
@@ -514,14 +546,14 @@ final class ListValue: KeyspaceObject {
         }
         if c.capacity - c.used < delta {
             // Grow into a larger block, the data centred in it.
-            let capacity = min(listChunkBytes, max(c.capacity * 2, c.used + delta))
+            let capacity = min(maxChunkBytes, max(c.capacity * 2, c.used + delta))
             let start = (capacity - c.used) / 2
             let n = ListChunk.allocate(capacity: capacity, offset: start)
             if c.used > 0 { (n.data + start).copyMemory(from: c.data + c.start, byteCount: c.used) }
             n.end = start + c.used
             n.count = c.count
             at += start - c.start
-            free(c.p)
+            c.release()
             chunks[i] = n
             c = n
         }
@@ -563,7 +595,7 @@ final class ListValue: KeyspaceObject {
     func insert(_ bytes: UnsafeRawBufferPointer, at p: ListPosition, after: Bool) {
         let c = chunks[p.chunk]
         let offset = after ? p.offset + readListElement(c.data + p.offset).size : p.offset
-        if splice(chunk: p.chunk, offset: offset, removing: 0, bytes) {
+        if c.count < maxChunkCount && splice(chunk: p.chunk, offset: offset, removing: 0, bytes) {
             chunks[p.chunk].count += 1
             count += 1
             return

@@ -10,8 +10,8 @@ final class SetValue: KeyspaceObject {
     var table: ByteStringTable?
     var random: FastRandom
 
-    /// set-max-intset-entries (Redis's default).
-    static let maxIntsetEntries = 512
+    /// set-max-intset-entries as configured now (capped at 2^30 as t_set.c does).
+    @inline(__always) static var maxIntsetEntries: Int { encodingLimits.effectiveSetMaxIntsetEntries }
 
     /// An empty set: an intset, or a hashtable when the first member is not an integer
     /// (setTypeCreate).
@@ -19,9 +19,18 @@ final class SetValue: KeyspaceObject {
         if !intset { table = ByteStringTable(ordered: false, capacity: capacity) }
         random = FastRandom(seed: 0)
         random = FastRandom(for: self)
+        addValueMemory(SetValue.objectBytes)
     }
 
-    deinit { table?.deallocate() }
+    /// The object and its intset array's header, as counted in `valueMemoryCounter`; intset
+    /// members add 8 bytes each (the array's spare capacity is not counted), a table
+    /// counts its own blocks.
+    @inline(__always) private static var objectBytes: Int { 160 }
+
+    deinit {
+        table?.deallocate()
+        addValueMemory(-(SetValue.objectBytes + ints.count * 8))
+    }
 
     @inline(__always) var isIntset: Bool { table == nil }
     @inline(__always) var count: Int { table?.count ?? ints.count }
@@ -31,6 +40,7 @@ final class SetValue: KeyspaceObject {
     func duplicate() -> AnyObject {
         let s = SetValue(intset: true)
         s.ints = ints
+        addValueMemory(ints.count * 8)
         s.table = table?.copy()
         return s
     }
@@ -57,6 +67,7 @@ final class SetValue: KeyspaceObject {
     /// Converts an intset to a hashtable holding the same members.
     func convertToHashtable(hasher: KeyHasher) {
         guard isIntset else { return }
+        addValueMemory(-(ints.count * 8))
         var t = ByteStringTable(ordered: false, capacity: ints.count + 1)
         for v in ints {
             withDecimal(v) { t.insert($0, value: UnsafeRawBufferPointer(start: nil, count: 0), hash: hasher.hash($0)) }
@@ -75,6 +86,7 @@ final class SetValue: KeyspaceObject {
                 let (i, found) = intPosition(Int64(n))
                 if found { return false }
                 ints.insert(Int64(n), at: i)
+                addValueMemory(8)
                 if ints.count > SetValue.maxIntsetEntries { convertToHashtable(hasher: hasher) }
                 return true
             }
@@ -92,7 +104,10 @@ final class SetValue: KeyspaceObject {
         if isIntset {
             guard let n = parseInteger(member) else { return false }
             let (i, found) = intPosition(Int64(n))
-            if found { ints.remove(at: i) }
+            if found {
+                ints.remove(at: i)
+                addValueMemory(-8)
+            }
             return found
         }
         return table!.remove(member, hash: hasher.hash(member))
@@ -125,7 +140,12 @@ final class SetValue: KeyspaceObject {
     /// Removes the member at `pick`.
     @inline(__always)
     func remove(at pick: Int) {
-        if isIntset { ints.remove(at: pick) } else { table!.remove(at: pick) }
+        if isIntset {
+            ints.remove(at: pick)
+            addValueMemory(-8)
+        } else {
+            table!.remove(at: pick)
+        }
     }
 
     /// Calls `body` with every member: ascending for an intset, in table order otherwise.
@@ -146,8 +166,8 @@ final class SetValue: KeyspaceObject {
         return picks
     }
 
-    /// A set loaded from an RDB file, in the encoding Redis 7.0 gives it: an intset while
-    /// every member is an integer and there are few enough of them.
+    /// A set loaded from an RDB file, in the encoding Redis 7.0 gives it under the limits
+    /// in force: an intset while every member is an integer and there are few enough.
     static func loaded(_ members: [[UInt8]], hasher: KeyHasher) -> SetValue {
         let intset = members.count <= maxIntsetEntries
         let s = SetValue(intset: intset, capacity: members.count)

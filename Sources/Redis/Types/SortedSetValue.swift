@@ -1,10 +1,10 @@
 import Glibc
 
-/// Redis's zset-max-listpack-entries and zset-max-listpack-value defaults: a sorted set
+/// zset-max-listpack-entries and zset-max-listpack-value as configured now: a sorted set
 /// stays packed while it has at most this many members, none longer than this; past either
 /// it becomes a skiplist and never goes back (as in Redis).
-let sortedSetPackedMaxCount = 128
-let sortedSetPackedMaxMemberLength = 64
+var sortedSetPackedMaxCount: Int { @inline(__always) get { encodingLimits.zsetMaxListpackEntries } }
+var sortedSetPackedMaxMemberLength: Int { @inline(__always) get { encodingLimits.zsetMaxListpackValue } }
 
 /// Redis's ZSKIPLIST_MAXLEVEL and ZSKIPLIST_P.
 private let skiplistMaxLevel = 32
@@ -174,9 +174,9 @@ private struct SkipNode {
 /// A sorted set value: members (bytes) ordered by score, then by member bytes.
 ///
 /// Two representations, as in Redis, with Redis's names for OBJECT ENCODING:
-/// - "listpack": a sorted array of fixed-size slots (score, length byte, member bytes), the
+/// - "listpack": a sorted array of fixed-size slots (score, 4-byte length, member bytes), the
 ///   slot size fitting the longest member. Lookups scan or bisect the array; inserts and
-///   deletes move the tail. At most 128 members of at most 64 bytes, so this stays small.
+///   deletes move the tail. Within zset-max-listpack-entries/-value (128 and 64 by default).
 /// - "skiplist": Pugh's skiplist with spans (O(log n) rank and rank lookup) and a backward
 ///   link, plus a chained hash table from member to node whose links live in the nodes, so a
 ///   member costs one allocation.
@@ -204,12 +204,39 @@ final class SortedSetValue: KeyspaceObject {
     private var scratch: UnsafeMutableRawPointer?
     private var randomState: UInt64 = 0x9E37_79B9_7F4A_7C15
     private let hasher = SortedSetValue.memberHasher
+    /// Bytes this set holds in malloc'd blocks (slots, nodes, header, buckets), also
+    /// counted in `valueMemoryCounter`.
+    private var heapBytes = 0
 
-    init() {}
+    /// The object itself, as counted in `valueMemoryCounter`.
+    @inline(__always) private static var objectBytes: Int { 128 }
+
+    init() { addValueMemory(SortedSetValue.objectBytes) }
+
+    /// Adds `delta` bytes to this set's count and to `valueMemoryCounter`.
+    @inline(__always)
+    private func account(_ delta: Int) {
+        heapBytes += delta
+        addValueMemory(delta)
+    }
+
+    /// What the packed slot array takes from malloc.
+    private var slotsCost: Int { slots == nil ? 0 : mallocCost(slotCapacity * slotStride) }
+
+    /// What a skiplist node takes from malloc.
+    @inline(__always)
+    private static func nodeCost(_ n: SkipNode) -> Int { mallocCost(40 + 16 * n.levelCount + n.memberLength) }
+
+    /// The skiplist's header node, scratch vectors and `buckets` bucket words.
+    @inline(__always)
+    private static func skiplistFixedCost(buckets: Int) -> Int {
+        mallocCost(40 + 16 * skiplistMaxLevel) + mallocCost(skiplistMaxLevel * 16) + mallocCost(buckets * 8)
+    }
 
     /// An empty set already in the representation `count` members of at most
     /// `maxMemberLength` bytes call for (results of ZUNIONSTORE & co., RDB loading).
     init(expectedCount: Int, maxMemberLength: Int) {
+        addValueMemory(SortedSetValue.objectBytes)
         if expectedCount > sortedSetPackedMaxCount || maxMemberLength > sortedSetPackedMaxMemberLength {
             convertToSkiplist(expectedCount: expectedCount)
         } else if expectedCount > 0 {
@@ -220,10 +247,12 @@ final class SortedSetValue: KeyspaceObject {
     /// An empty set in the skiplist representation whatever its size: Redis builds the
     /// results of ZUNION, ZINTER and ZDIFF that way, so their scores keep a -0.
     init(skiplist: Void) {
+        addValueMemory(SortedSetValue.objectBytes)
         convertToSkiplist(expectedCount: 0)
     }
 
     deinit {
+        addValueMemory(-(heapBytes + SortedSetValue.objectBytes))
         if let slots { free(slots) }
         if let header {
             var x = SkipNode(header).forward(0)
@@ -273,8 +302,8 @@ final class SortedSetValue: KeyspaceObject {
             let base = slots
             for i in 0..<count {
                 let s = base! + i * slotStride
-                let len = Int(s.load(fromByteOffset: 8, as: UInt8.self))
-                if len == member.count && (len == 0 || memcmp(s + 9, member.baseAddress!, len) == 0) {
+                let len = Int(s.load(fromByteOffset: 8, as: UInt32.self))
+                if len == member.count && (len == 0 || memcmp(s + 12, member.baseAddress!, len) == 0) {
                     return SortedSetPosition(raw: i)
                 }
             }
@@ -310,7 +339,7 @@ final class SortedSetValue: KeyspaceObject {
     func member(at p: SortedSetPosition) -> UnsafeRawBufferPointer {
         if isPacked {
             let s = slots! + p.raw * slotStride
-            return UnsafeRawBufferPointer(start: s + 9, count: Int(s.load(fromByteOffset: 8, as: UInt8.self)))
+            return UnsafeRawBufferPointer(start: s + 12, count: Int(s.load(fromByteOffset: 8, as: UInt32.self)))
         }
         return SkipNode(UnsafeMutableRawPointer(bitPattern: p.raw)!).member
     }
@@ -517,7 +546,7 @@ final class SortedSetValue: KeyspaceObject {
                 memcpy(t, slots! + i * slotStride, slotStride)
                 t.storeBytes(of: newScore, as: Double.self)
                 packedRemove(at: i)
-                let m = UnsafeRawBufferPointer(start: t + 9, count: Int(t.load(fromByteOffset: 8, as: UInt8.self)))
+                let m = UnsafeRawBufferPointer(start: t + 12, count: Int(t.load(fromByteOffset: 8, as: UInt32.self)))
                 let j = packedInsertionIndex(newScore, m)
                 openSlot(at: j)
                 memcpy(slots! + j * slotStride, t, slotStride)
@@ -544,6 +573,7 @@ final class SortedSetValue: KeyspaceObject {
         let node = SkipNode(UnsafeMutableRawPointer(bitPattern: p.raw)!)
         unlink(node)
         hashRemove(node)
+        account(-SortedSetValue.nodeCost(node))
         free(node.p)
         shrinkBucketsIfSparse()
     }
@@ -623,6 +653,7 @@ final class SortedSetValue: KeyspaceObject {
         }
         guard longest <= sortedSetPackedMaxMemberLength else { return }
         let oldHeader = header!, oldBuckets = buckets!, oldScratch = scratch!
+        account(-SortedSetValue.skiplistFixedCost(buckets: bucketMask + 1))
         let n = count
         header = nil
         buckets = nil
@@ -639,6 +670,7 @@ final class SortedSetValue: KeyspaceObject {
             // In order: each lands at the end of the array.
             packedInsert(node.member, score: node.score)
             x = node.forward(0)
+            account(-SortedSetValue.nodeCost(node))
             free(p)
         }
         free(oldHeader)
@@ -684,13 +716,15 @@ final class SortedSetValue: KeyspaceObject {
     @inline(__always)
     private func packedScore(_ i: Int) -> Double { (slots! + i * slotStride).load(as: Double.self) }
 
-    /// Bytes per slot for members up to `length` bytes: score, length byte, member, 8-aligned.
-    private static func stride(for length: Int) -> Int { max(16, (9 + length + 7) & ~7) }
+    /// Bytes per slot for members up to `length` bytes: score, length, member, 8-aligned.
+    /// The length takes 4 bytes because a raised zset-max-listpack-value admits long members.
+    private static func stride(for length: Int) -> Int { max(16, (12 + length + 7) & ~7) }
 
     /// Room for `capacity` slots of `stride` bytes, keeping the current elements.
     private func reserveSlots(_ capacity: Int, stride: Int) {
         if stride == slotStride {
             guard capacity > slotCapacity else { return }
+            account(mallocCost(capacity * stride) - slotsCost)
             guard let p = realloc(slots, capacity * stride) else { fatalError("out of memory") }
             slots = p
             slotCapacity = capacity
@@ -698,6 +732,7 @@ final class SortedSetValue: KeyspaceObject {
         }
         // A longer member: lay the slots out again at the new width.
         let cap = max(capacity, slotCapacity)
+        account(mallocCost(cap * stride) - slotsCost)
         guard let p = malloc(cap * stride) else { fatalError("out of memory") }
         for i in 0..<count {
             memcpy(p + i * stride, slots! + i * slotStride, min(stride, slotStride))
@@ -743,8 +778,8 @@ final class SortedSetValue: KeyspaceObject {
         openSlot(at: i)
         let s = slots! + i * slotStride
         s.storeBytes(of: score, as: Double.self)
-        s.storeBytes(of: UInt8(member.count), toByteOffset: 8, as: UInt8.self)
-        if member.count > 0 { memcpy(s + 9, member.baseAddress!, member.count) }
+        s.storeBytes(of: UInt32(member.count), toByteOffset: 8, as: UInt32.self)
+        if member.count > 0 { memcpy(s + 12, member.baseAddress!, member.count) }
     }
 
     private func packedRemove(at i: Int) { packedRemove(from: i, count: 1) }
@@ -774,6 +809,7 @@ final class SortedSetValue: KeyspaceObject {
         buckets = .allocate(capacity: size)
         buckets!.initialize(repeating: nil, count: size)
         bucketMask = size - 1
+        account(SortedSetValue.skiplistFixedCost(buckets: size) - slotsCost)
         randomState ^= UInt64(UInt(bitPattern: ObjectIdentifier(self).hashValue)) | 1
 
         let oldSlots = slots, oldCount = count, oldStride = slotStride
@@ -785,7 +821,7 @@ final class SortedSetValue: KeyspaceObject {
         if let old = oldSlots {
             for i in 0..<oldCount {
                 let sl = old + i * oldStride
-                let m = UnsafeRawBufferPointer(start: sl + 9, count: Int(sl.load(fromByteOffset: 8, as: UInt8.self)))
+                let m = UnsafeRawBufferPointer(start: sl + 12, count: Int(sl.load(fromByteOffset: 8, as: UInt32.self)))
                 skiplistInsert(m, score: sl.load(as: Double.self), hash: memberHash(m))
             }
             free(old)
@@ -808,6 +844,7 @@ final class SortedSetValue: KeyspaceObject {
 
     private func skiplistInsert(_ member: UnsafeRawBufferPointer, score: Double, hash: UInt64) {
         let node = SkipNode.allocate(level: randomLevel(), member: member, score: score, hash: hash)
+        account(SortedSetValue.nodeCost(node))
         link(node)
         hashInsert(node)
     }
@@ -918,6 +955,7 @@ final class SortedSetValue: KeyspaceObject {
     /// memory, and a cursor scan stays correct across the change of size).
     private func rehash(to size: Int) {
         let nb = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: size)
+        account(mallocCost(size * 8) - mallocCost((bucketMask + 1) * 8))
         nb.initialize(repeating: nil, count: size)
         let mask = size - 1
         for b in 0...bucketMask {

@@ -72,9 +72,10 @@ func formatUnsigned(_ v: UInt64, into p: UnsafeMutableRawPointer) -> Int {
 /// chunks and then the IDs inside one. Deleted entries stay as tombstones until the whole
 /// chunk is empty, as in Redis, so node boundaries (and approximate trimming) match.
 final class StreamChunk {
-    /// Redis's stream-node-max-entries and stream-node-max-bytes defaults.
-    static let maxEntries = 100
-    static let maxBytes = 4096
+    /// stream-node-max-entries (0: no limit) and stream-node-max-bytes (0: 1 GB) as
+    /// configured now; XADD reads them each time it decides whether to start a chunk.
+    @inline(__always) static var maxEntries: Int { encodingLimits.streamNodeMaxEntries }
+    @inline(__always) static var maxBytes: Int { encodingLimits.effectiveStreamNodeMaxBytes }
 
     var ids: [StreamID] = []
     var deleted: [Bool] = []
@@ -88,6 +89,36 @@ final class StreamChunk {
     var listpackBytes = 0
     /// The first entry's fields, which Redis's listpack keeps as its master entry.
     var masterFields: [[UInt8]] = []
+    /// What this chunk was last counted as in `valueMemoryCounter` (see `recount`).
+    private var accountedBytes = 0
+
+    deinit { addValueMemory(-accountedBytes) }
+
+    /// Heap bytes of the chunk: the object and its arrays' storage at their capacities
+    /// (master fields at a flat 48 bytes each, to keep this free of loops).
+    private var heapBytes: Int {
+        160 + ids.capacity * MemoryLayout<StreamID>.stride + deleted.capacity + offsets.capacity * 4 + data.capacity
+            + masterFields.count * 48
+    }
+
+    /// Drops the spare capacity of the arrays once the chunk is full and a newer one takes
+    /// the appends: growth by doubling leaves about a quarter of them unused otherwise.
+    func seal() {
+        ids = ids.withUnsafeBufferPointer { Array($0) }
+        deleted = deleted.withUnsafeBufferPointer { Array($0) }
+        offsets = offsets.withUnsafeBufferPointer { Array($0) }
+        data = data.withUnsafeBufferPointer { Array($0) }
+        recount()
+    }
+
+    /// Brings `valueMemoryCounter` up to date with this chunk's size after a change: a handful
+    /// of loads per XADD, so the running total stays exact without walking the stream.
+    @inline(__always)
+    func recount() {
+        let now = heapBytes
+        addValueMemory(now - accountedBytes)
+        accountedBytes = now
+    }
 
     var count: Int { ids.count }
     var firstID: StreamID { ids[0] }
@@ -130,6 +161,7 @@ final class StreamChunk {
         let c = StreamChunk()
         c.ids = ids; c.deleted = deleted; c.offsets = offsets; c.data = data
         c.live = live; c.listpackBytes = listpackBytes; c.masterFields = masterFields
+        c.recount()
         return c
     }
 }
@@ -312,7 +344,13 @@ final class StreamValue: KeyspaceObject {
     var entriesAdded: Int64 = 0
     var groups: [ConsumerGroup] = []
 
-    init() {}
+    /// The object itself, as counted in `valueMemoryCounter` (chunks count themselves; consumer
+    /// groups and their pending lists are not counted).
+    @inline(__always) private static var objectBytes: Int { 128 }
+
+    init() { addValueMemory(StreamValue.objectBytes) }
+
+    deinit { addValueMemory(-StreamValue.objectBytes) }
 
     var encodingName: StaticString { "stream" }
 
@@ -353,7 +391,11 @@ final class StreamValue: KeyspaceObject {
         for i in from..<args.count { total += args[i].count }
         var chunk = chunks.last
         if let c = chunk {
-            if c.listpackBytes + total >= StreamChunk.maxBytes || c.count >= StreamChunk.maxEntries { chunk = nil }
+            let maxEntries = StreamChunk.maxEntries
+            if c.listpackBytes + total >= StreamChunk.maxBytes || (maxEntries != 0 && c.count >= maxEntries) {
+                c.seal()
+                chunk = nil
+            }
         }
         let c: StreamChunk
         var sameFields = false
@@ -398,6 +440,7 @@ final class StreamValue: KeyspaceObject {
         if !sameFields { size += listpackIntegerSize(Int64(pairs)) }
         size += listpackIntegerSize(Int64(lpCount))
         c.listpackBytes += size
+        c.recount()
         length += 1
         entriesAdded += 1
         lastID = id
