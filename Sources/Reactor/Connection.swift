@@ -46,8 +46,6 @@ struct Connection {
     /// Unsent output passed `ReactorOptions.congestedOutputAbove`: input is not framed
     /// (and the engine holds requests already framed) until it drains.
     var outputCongested = false
-    /// Reading was paused because input piled up while output was congested.
-    var recvPausedForOutput = false
     var nextFree: Int32 = -1
 
     var outputBytes: Int { out.readable + pending.readable }

@@ -287,11 +287,13 @@ public final class Reactor: @unchecked Sendable {
         let c = conns + slot
         if c.pointee.stalled { return }
         if c.pointee.outputCongested {
-            // Keep the bytes; past the pause threshold stop reading so TCP holds the rest.
-            if c.pointee.input.readable > options.pauseReadingAbove && c.pointee.recvArmed && !c.pointee.recvPaused {
-                c.pointee.recvPaused = true
-                c.pointee.recvPausedForOutput = true
-                cancel(slot: slot)
+            // Keep reading, and keep the bytes unframed: a client may send the rest of a long
+            // pipeline before it reads any reply, and pausing its input would leave both
+            // sides waiting for the other. The input is held up to the query buffer limit,
+            // as Redis holds a query buffer.
+            if c.pointee.input.readable > settings.queryBufferLimit.load(ordering: .relaxed) {
+                logger.warning("Closing client that reached max query buffer length (qbuf=\(c.pointee.input.readable))")
+                beginClose(slot: slot)
             }
             return
         }
@@ -641,22 +643,14 @@ public final class Reactor: @unchecked Sendable {
         }
     }
 
-    /// The connection's output drained: tell the engine (which resumes the requests it held),
-    /// frame the input that waited, and read again if reading was paused for it.
+    /// The connection's output drained: tell the engine (which resumes the requests it held)
+    /// and frame the input that waited.
     private func endCongestion(slot: Int) {
         let c = conns + slot
         c.pointee.outputCongested = false
         channel.outputCongested[slot].store(false, ordering: .relaxed)
         emitControl(kind: RequestRecord.outputDrained, token: token(slot), bytes: [])
         if !c.pointee.readClosed { frameInput(slot: slot) }
-        if c.pointee.recvPausedForOutput && !c.pointee.outputCongested && !c.pointee.stalled {
-            c.pointee.recvPausedForOutput = false
-            c.pointee.recvPaused = false
-            if !c.pointee.recvArmed && !c.pointee.needsRecv && !c.pointee.readClosed {
-                c.pointee.needsRecv = true
-                rearm.append(Int32(slot))
-            }
-        }
     }
 
     // MARK: closing

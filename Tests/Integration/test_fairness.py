@@ -47,3 +47,19 @@ def test_normal_pipeline_is_not_held(server):
         for round_ in range(50):
             c.send(b"".join(encode("SET", "k%d" % i, "v") for i in range(16)))
             assert c.read_replies(16) == [b"+OK\r\n"] * 16
+
+
+def test_long_pipeline_sent_before_reading_completes(server):
+    """redis-py sends a whole pipeline before reading any reply. When the replies pass the
+    congestion threshold while the client is still sending, its input must still be read:
+    pausing it would leave both sides waiting for each other."""
+    import redis
+    r = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=60)
+    r.set("v", "x" * 100)
+    n = 300000   # about 9 MB of requests and 33 MB of replies: more than socket buffers hold
+    p = r.pipeline(transaction=False)
+    for _ in range(n):
+        p.get("v")
+    replies = p.execute()
+    assert len(replies) == n and replies[0] == replies[-1] == b"x" * 100
+    assert r.ping()
