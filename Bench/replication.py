@@ -139,23 +139,55 @@ def p99(port):
     return float(values[4]), float(values[5])
 
 
+def probe(port, stop, out):
+    """One client sending GETs back to back until `stop` is set; records every round trip
+    (ms), so a pause of the master while the replica syncs shows as its longest wait."""
+    s = socket.create_connection(("127.0.0.1", port))
+    req = b"*2\r\n$3\r\nGET\r\n$5\r\nkey:1\r\n"
+    while not stop.is_set():
+        t = time.perf_counter()
+        s.sendall(req)
+        buf = b""
+        while not buf.endswith(b"\r\n") or buf.count(b"\r\n") < 2:
+            buf += s.recv(4096)
+        out.append((time.perf_counter() - t) * 1000)
+    s.close()
+
+
+def percentile(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * q))] if xs else float("nan")
+
+
 def full_sync(template, keys):
     master = Proc(template)
     try:
         fill(master, keys)
         assert int(master.cli("DBSIZE")) == keys
         idle = p99(master.port)
+        stop, quiet = threading.Event(), []
+        t = threading.Thread(target=probe, args=(master.port, stop, quiet))
+        t.start()
+        time.sleep(1.0)
+        stop.set()
+        t.join()
         start = time.time()
         replica = Proc(template, " --replicaof 127.0.0.1 %d" % master.port)
         result = {}
         t = threading.Thread(target=lambda: result.setdefault("latency", p99(master.port)))
         t.start()
+        stop, during = threading.Event(), []
+        pt = threading.Thread(target=probe, args=(master.port, stop, during))
+        pt.start()
         wait(lambda: replica.info().get("master_link_status") == "up", 300)
         sync_s = time.time() - start
+        stop.set()
+        pt.join()
         t.join()
         ok = int(replica.cli("DBSIZE")) == keys
         replica.stop()
-        return sync_s, idle, result["latency"], ok
+        return sync_s, idle, result["latency"], ok, (percentile(quiet, 0.99), max(quiet)), \
+            (percentile(during, 0.99), max(during))
     finally:
         master.stop()
 
@@ -165,21 +197,26 @@ def main():
     ap.add_argument("--server", default=DEFAULT_SERVER)
     ap.add_argument("--reference", default=DEFAULT_REFERENCE)
     ap.add_argument("--keys", type=int, default=1000000)
+    ap.add_argument("--sync-only", action="store_true", help="only the full-sync measurement")
+    ap.add_argument("--server-only", action="store_true", help="only --server (comparing two builds)")
     a = ap.parse_args()
     kinds = [("redis-server", a.reference), ("swift-redis", a.server)]
     print("## master throughput, redis-benchmark -t set,incr -P 16 -c 50 -n 1000000 -r 100000")
     print("%-13s %8s %10s %10s %14s %12s" % ("server", "replicas", "SET rps", "INCR rps", "max lag bytes", "catch-up ms"))
-    for n in (0, 1, 2):
+    for n in (0, 1, 2) if not a.sync_only else ():
         for name, template in kinds:
             s, i, gap, catch = throughput_with_replicas(template, n)
             print("%-13s %8d %10.0f %10.0f %14d %12.0f" % (name, n, s, i, gap, catch), flush=True)
     print("## full sync of %d keys; GET latency on the master (ms, 20 clients) idle and during the sync" % a.keys)
-    print("%-13s %8s %9s %9s %11s %11s %8s" % ("server", "sync s", "idle p99", "idle max", "during p99",
-                                              "during max", "complete"))
-    for name, template in kinds:
-        s, idle, during, ok = full_sync(template, a.keys)
-        print("%-13s %8.2f %9.3f %9.3f %11.3f %11.3f %8s" % (name, s, idle[0], idle[1], during[0], during[1], ok),
-              flush=True)
+    print("(redis-benchmark GET -c 20 over the sync and beyond; then one probe client's round trips")
+    print(" idle for 1 s, and exactly from the replica's start until its link is up)")
+    print("%-13s %8s %9s %9s %11s %11s %8s %10s %10s %12s %12s" % (
+        "server", "sync s", "idle p99", "idle max", "during p99", "during max", "complete",
+        "probe p99", "probe max", "sync p99", "sync max"))
+    for name, template in kinds if not a.server_only else [kinds[1]]:
+        s, idle, during, ok, quiet, probed = full_sync(template, a.keys)
+        print("%-13s %8.2f %9.3f %9.3f %11.3f %11.3f %8s %10.3f %10.3f %12.3f %12.3f" % (
+            name, s, idle[0], idle[1], during[0], during[1], ok, quiet[0], quiet[1], probed[0], probed[1]), flush=True)
 
 
 if __name__ == "__main__":
