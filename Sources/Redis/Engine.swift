@@ -151,6 +151,7 @@ public final class Engine: @unchecked Sendable {
             expireBlockedClients()
         }
         if replicationHasBatchWork { replicationBatchEnd() }
+        if !replication.sendingSnapshots.isEmpty && replicationPumpSnapshots() { worked = true }
         for r in channels.indices where !staging[r].isEmpty {
             flushReplies(reactor: r)
         }

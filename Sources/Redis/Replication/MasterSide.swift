@@ -138,18 +138,60 @@ extension Engine {
         withReplies(to: c) { replyRaw(Array("+FULLRESYNC \(replication.replid) \(offset)\r\n".utf8)) }
     }
 
-    /// "$<len>\r\n<rdb>" then the stream buffered while it waited; the replica is online.
+    /// Starts sending "$<len>\r\n<rdb>": the file goes out in pieces between batches
+    /// (`replicationPumpSnapshots`), so the other clients of the replica's reactor are not
+    /// held behind a file's worth of staged output. The stream keeps accumulating meanwhile.
     private func sendSnapshot(_ rdb: [UInt8], to c: Client, _ link: ReplicaLink) {
         logger.notice("Sending a snapshot of \(rdb.count) bytes to replica \(replicaName(c))")
-        withReplies(to: c) {
-            replyRaw(Array("$\(rdb.count)\r\n".utf8))
-            rdb.withUnsafeBytes { replyRaw($0) }
-            if !link.pendingStream.isEmpty { link.pendingStream.withUnsafeBytes { replyRaw($0) } }
+        withReplies(to: c) { replyRaw(Array("$\(rdb.count)\r\n".utf8)) }
+        link.state = .waitingSnapshot
+        link.snapshotToSend = rdb
+        link.snapshotSent = 0
+        replication.sendingSnapshots.append(c)
+    }
+
+    /// Moves the next pieces of the snapshots being sent into reply staging, as long as
+    /// the replica's reactor has little output staged; a replica whose file is all out
+    /// gets the stream it missed and goes online. Returns whether anything was moved.
+    @discardableResult
+    func replicationPumpSnapshots() -> Bool {
+        let r = replication
+        var moved = false
+        var i = 0
+        while i < r.sendingSnapshots.count {
+            let c = r.sendingSnapshots[i]
+            guard !c.closing, let link = c.replicaLink, let rdb = link.snapshotToSend else {
+                r.sendingSnapshots.remove(at: i)
+                continue
+            }
+            var budget = snapshotPieceBytes * 4
+            while link.snapshotSent < rdb.count && budget > 0
+                && staging[c.reactor].pendingBytes < snapshotPieceBytes {
+                let n = min(snapshotPieceBytes, rdb.count - link.snapshotSent)
+                withReplies(to: c) {
+                    rdb.withUnsafeBytes { replyRaw(UnsafeRawBufferPointer(rebasing: $0[link.snapshotSent..<(link.snapshotSent + n)])) }
+                }
+                link.snapshotSent += n
+                budget -= n
+                moved = true
+                flushReplies(reactor: c.reactor)
+            }
+            if link.snapshotSent < rdb.count {
+                i += 1
+                continue
+            }
+            replicationFlushStream()   // the stream so far, into its pending buffer
+            if !link.pendingStream.isEmpty {
+                withReplies(to: c) { link.pendingStream.withUnsafeBytes { replyRaw($0) } }
+            }
+            link.snapshotToSend = nil
+            attach(c, link)
+            link.snapshotBytes = rdb.count
+            r.sendingSnapshots.remove(at: i)
+            moved = true
+            logger.notice("Synchronization with replica \(replicaName(c)) succeeded")
         }
-        link.pendingStream = []
-        attach(c, link)
-        link.snapshotBytes = rdb.count
-        logger.notice("Synchronization with replica \(replicaName(c)) succeeded")
+        return moved
     }
 
     /// A snapshot job is complete: every replica waiting for it gets it, and the file is

@@ -57,6 +57,8 @@ final class ReplicationState {
     /// Replicas that asked for a full sync while a snapshot job could not take them: they
     /// get the next one.
     var waitingNextSnapshot: [Client] = []
+    /// Replicas whose snapshot file is being sent piece by piece.
+    var sendingSnapshots: [Client] = []
     /// Monotonic ms of the last once-a-second replication cron, and of the last PING fed.
     var lastCron: Int64 = 0
     var lastPing: Int64 = 0
@@ -112,9 +114,16 @@ final class ReplicaLink {
     /// While waiting for its snapshot: the stream since the snapshot's offset, sent right
     /// after the file.
     var pendingStream: [UInt8] = []
+    /// The file being sent to it, and how much of it is staged already.
+    var snapshotToSend: [UInt8]?
+    var snapshotSent = 0
     /// Monotonic ms since its output has been above the soft limit, or 0.
     var softLimitSince: Int64 = 0
 }
+
+/// Size of the pieces a snapshot file is staged in, and the staged output of a reactor
+/// below which the next piece goes.
+let snapshotPieceBytes = 256 << 10
 
 /// A client blocked in WAIT: done when `numReplicas` replicas acknowledged `offset`.
 struct WaitRequest {
@@ -234,6 +243,7 @@ extension Engine {
         }
         if let job = snapshotJob { job.replicas.removeAll { $0 === c } }
         r.waitingNextSnapshot.removeAll { $0 === c }
+        r.sendingSnapshots.removeAll { $0 === c }
         c.replicaLink = nil
         replicationForgetClient(c)
     }
