@@ -125,6 +125,9 @@ def writes_during_snapshot(p):
     p.xadd("stream", {"n": "late"}, id="999-1")
     for i in range(2000):
         p.set("new:%d" % i, i)
+    # Enough new keys to grow db 0's table: the walk goes on across the rehash.
+    for start in range(0, 70000, 1000):
+        p.mset({"grow:%d" % i: i for i in range(start, start + 1000)})
     # Replacing a key in another database (not named by the command's own database).
     p.execute_command("COPY", "k:5", "d2:7", "DB", 2, "REPLACE")
     p.execute_command("MOVE", "k:6", 2)
