@@ -235,6 +235,7 @@ STREAM_SCRIPT = [
     ("MSETNX", "q1", "1", "q2", "2"),
     ("PERSIST", "k4"),
     ("SET", "past", "v", "PXAT", "1"),
+    ("GET", "past"),                             # its DEL goes here, not whenever active expiry runs
     ("SET", "gone", "v", "PX", "1"),
     ("SLEEP", 0.05),
     ("GET", "gone"),                             # expired: a DEL travels (lazily or actively)
