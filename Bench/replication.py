@@ -204,7 +204,7 @@ def main():
     print("## master throughput, redis-benchmark -t set,incr -P 16 -c 50 -n 1000000 -r 100000")
     print("%-13s %8s %10s %10s %14s %12s" % ("server", "replicas", "SET rps", "INCR rps", "max lag bytes", "catch-up ms"))
     for n in (0, 1, 2) if not a.sync_only else ():
-        for name, template in kinds:
+        for name, template in kinds if not a.server_only else [kinds[1]]:
             s, i, gap, catch = throughput_with_replicas(template, n)
             print("%-13s %8d %10.0f %10.0f %14d %12.0f" % (name, n, s, i, gap, catch), flush=True)
     print("## full sync of %d keys; GET latency on the master (ms, 20 clients) idle and during the sync" % a.keys)

@@ -8,7 +8,9 @@ writes, deletes, expiries and flushes reach it before the walk does.
 - a real redis-server replica full-syncing from us while redis-benchmark rewrites the same
   keys ends with exactly the master's data;
 - two replicas asking at once both converge, and a replica that disconnects mid-snapshot
-  leaves the master serving.
+  leaves the master serving;
+- a replica asking during BGSAVE, FLUSHALL during a sync, SHUTDOWN during a sync (the
+  final save is complete and a real redis-server loads it).
 """
 import os
 import shutil
@@ -236,3 +238,54 @@ def test_replica_gone_mid_snapshot_leaves_the_master_serving(servers):
     rep.close()
     assert r.get("after") == b"1"
     master.assert_alive()
+
+
+def test_replica_asking_during_bgsave_and_flushall_during_sync(servers):
+    """A replica asking right after a BGSAVE began (with a write since: it cannot join
+    that snapshot, so it gets the next one unless the first is already done), then a
+    FLUSHALL while its sync is under way: the replica ends with exactly the master's data,
+    and the BGSAVE succeeds. (Which of the paths is taken depends on timing; every one
+    must end the same.)"""
+    master = servers(OUR_CMD, "server")
+    populate(master.port, strings=200000)
+    r = redis.Redis(host="127.0.0.1", port=master.port)
+    p = r.pipeline(transaction=False)
+    p.bgsave()
+    p.set("written-after-bgsave", "1")
+    p.info("persistence")
+    results = p.execute()
+    assert results[2]["rdb_bgsave_in_progress"] == 1
+    replica = servers.real("--replicaof 127.0.0.1 %d" % master.port)
+    assert wait_until(lambda: info(master.port, "replication").get("connected_slaves") == "1", 10)
+    r.flushall()
+    r.set("after-flushall", "1")
+    assert wait_until(lambda: info(replica.port, "replication").get("master_link_status") == "up", 30), \
+        replica.log_tail()
+    assert wait_until(lambda: in_sync(master, replica), 20)
+    assert_same(dataset_of(master.port), dataset_of(replica.port), "replica")
+    assert wait_until(lambda: r.info("persistence")["rdb_bgsave_in_progress"] == 0, 30)
+    assert r.info("persistence")["rdb_last_bgsave_status"] == "ok"
+    master.assert_alive()
+
+
+def test_shutdown_during_a_full_sync_saves_and_exits(servers):
+    d = tempfile.mkdtemp(prefix="snapshot-shutdown-")
+    try:
+        master = servers(OUR_CMD.replace("--save ''", "--save '3600 1'") + " --dir %s" % d, "server")
+        populate(master.port, strings=200000)
+        before = dataset_of(master.port)
+        s = __import__("socket").create_connection(("127.0.0.1", master.port))
+        s.sendall(b"*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n")
+        s.recv(100)   # +FULLRESYNC: the snapshot job is running
+        r = redis.Redis(host="127.0.0.1", port=master.port)
+        try:
+            r.shutdown()
+        except redis.exceptions.ConnectionError:
+            pass
+        master.proc.wait(timeout=30)
+        assert master.proc.returncode == 0, master.log_tail()
+        s.close()
+        real = servers("redis-server --port {port} --save '' --appendonly no --dir %s" % d, "redis")
+        assert_same(before, dataset_of(real.port), "file saved at shutdown")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
