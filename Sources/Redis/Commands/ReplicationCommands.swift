@@ -92,7 +92,7 @@ extension Engine {
             let link = c.replicaLink!
             let (ip, port) = replicaAddress(c)
             let lag = (now - link.ackTime) / 1000
-            lines.append("slave\(i):ip=\(ip),port=\(port),state=\(link.state == .online ? "online" : "wait_bgsave"),offset=\(link.ackOffset),lag=\(lag)")
+            lines.append("slave\(i):ip=\(ip),port=\(port),state=\(link.state == .online ? "online" : link.snapshotToSend != nil ? "send_bulk" : "wait_bgsave"),offset=\(link.ackOffset),lag=\(lag)")
         }
         lines.append("master_failover_state:no-failover")
         lines.append("master_replid:\(r.replid)")
