@@ -289,3 +289,58 @@ def test_shutdown_during_a_full_sync_saves_and_exits(servers):
         assert_same(before, dataset_of(real.port), "file saved at shutdown")
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_eof_form_streams_the_file_and_holds_the_stream_until_the_first_ack(servers):
+    """A replica announcing `capa eof` gets "$EOF:<mark>", the file, the mark, and nothing
+    more until its first REPLCONF ACK (a Redis replica only looks for the mark at the end
+    of what it reads); then the writes made meanwhile, in order."""
+    import socket
+    from resp import encode
+    master = servers(OUR_CMD, "server")
+    populate(master.port, strings=100000)
+    s = socket.create_connection(("127.0.0.1", master.port), timeout=10)
+    s.sendall(encode("REPLCONF", "capa", "eof", "capa", "psync2") + encode("PSYNC", "?", "-1"))
+    buf = b""
+    while buf.count(b"\r\n") < 3:
+        buf += s.recv(65536)
+    ok, fullresync, rest = buf.split(b"\r\n", 2)
+    assert ok == b"+OK" and fullresync.startswith(b"+FULLRESYNC")
+    r = redis.Redis(host="127.0.0.1", port=master.port)
+    r.set("written-during-sync", "1")     # after the snapshot's offset: comes in the stream
+    while rest.startswith(b"\n"):
+        rest = rest[1:]
+    while b"\r\n" not in rest:
+        rest += s.recv(65536)
+    head, body = rest.split(b"\r\n", 1)
+    assert head.startswith(b"$EOF:") and len(head) == 5 + 40
+    mark = head[5:]
+    while not body.endswith(mark):
+        chunk = s.recv(1 << 20)
+        assert chunk, "connection closed before the mark"
+        body += chunk
+    rdb = body[:-40]
+    assert rdb.startswith(b"REDIS0010") and len(rdb) > 1_000_000
+    s.settimeout(0.5)
+    try:
+        early = s.recv(65536)
+    except socket.timeout:
+        early = b""
+    assert early == b"", "stream sent before the first ACK: %r" % early[:80]
+    s.settimeout(10)
+    s.sendall(encode("REPLCONF", "ACK", "0"))
+    stream = b""
+    while b"written-during-sync" not in stream:
+        stream += s.recv(65536)
+    assert stream.startswith(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n")
+    s.close()
+    # The file loads in a real redis-server with the dataset as it was.
+    d = tempfile.mkdtemp(prefix="snapshot-eof-")
+    try:
+        with open(os.path.join(d, "dump.rdb"), "wb") as f:
+            f.write(rdb)
+        real = servers("redis-server --port {port} --save '' --appendonly no --dir %s" % d, "redis")
+        rr = redis.Redis(host="127.0.0.1", port=real.port)
+        assert rr.dbsize() == r.dbsize() - 1 and rr.get("written-during-sync") is None
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

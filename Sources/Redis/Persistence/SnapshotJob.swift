@@ -75,6 +75,11 @@ final class SnapshotJob {
     /// Bytes of the file so far.
     var bytesWritten: Int { writer.bytes.count }
 
+    /// Lends bytes `range` of the file so far (a replica is sent them while the job runs).
+    func withBytes<R>(_ range: Range<Int>, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        writer.bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[range])) }
+    }
+
     /// Writes `e`, a pending entry of section `s`, under its database's SELECTDB.
     func write(_ e: Entry, section s: Int) {
         if discarding { return }

@@ -104,6 +104,7 @@ extension Engine {
                 link.state = .waitingSnapshot
                 link.pendingStream = companion?.replicaLink?.pendingStream ?? []
                 job.replicas.append(c)
+                if link.capaEOF { startStreaming(job, to: c, link) }
                 logger.notice("Waiting for end of the snapshot in progress for SYNC")
             } else {
                 link.state = .waitingNextSnapshot
@@ -128,6 +129,7 @@ extension Engine {
             link.state = .waitingSnapshot
             link.pendingStream = []
             job.replicas.append(c)
+            if link.capaEOF { startStreaming(job, to: c, link) }
         }
         logger.notice("Starting a snapshot for replication of \(job.sections.reduce(0) { $0 + $1.keys }) keys at offset \(job.replicationOffset), clients served meanwhile")
     }
@@ -150,6 +152,18 @@ extension Engine {
         replication.sendingSnapshots.append(c)
     }
 
+    /// Starts sending `job`'s file to a replica that reads the EOF form while the job is
+    /// still making it: "$EOF:<40 random characters>", then the bytes as they come.
+    private func startStreaming(_ job: SnapshotJob, to c: Client, _ link: ReplicaLink) {
+        let mark = Array(newReplicationID().utf8)
+        withReplies(to: c) { replyRaw(Array("$EOF:".utf8) + mark + Array("\r\n".utf8)) }
+        link.eofMark = mark
+        link.streamingJob = job
+        link.snapshotSent = 0
+        replication.sendingSnapshots.append(c)
+        logger.notice("Streaming the snapshot to replica \(replicaName(c)) as it is made (EOF form)")
+    }
+
     /// Moves the next pieces of the snapshots being sent into reply staging, as long as
     /// the replica's reactor has little output staged; a replica whose file is all out
     /// gets the stream it missed and goes online. Returns whether anything was moved.
@@ -160,38 +174,66 @@ extension Engine {
         var i = 0
         while i < r.sendingSnapshots.count {
             let c = r.sendingSnapshots[i]
-            guard !c.closing, let link = c.replicaLink, let rdb = link.snapshotToSend else {
+            guard !c.closing, let link = c.replicaLink, link.snapshotToSend != nil || link.streamingJob != nil else {
                 r.sendingSnapshots.remove(at: i)
                 continue
             }
+            // The finished file, or as much as the running job has made.
+            let available = link.snapshotToSend?.count ?? link.streamingJob!.bytesWritten
             var budget = snapshotPieceBytes * 4
-            while link.snapshotSent < rdb.count && budget > 0
+            while link.snapshotSent < available && budget > 0
                 && staging[c.reactor].pendingBytes < snapshotPieceBytes {
-                let n = min(snapshotPieceBytes, rdb.count - link.snapshotSent)
+                let range = link.snapshotSent..<min(available, link.snapshotSent + snapshotPieceBytes)
                 withReplies(to: c) {
-                    rdb.withUnsafeBytes { replyRaw(UnsafeRawBufferPointer(rebasing: $0[link.snapshotSent..<(link.snapshotSent + n)])) }
+                    if let rdb = link.snapshotToSend {
+                        rdb.withUnsafeBytes { replyRaw(UnsafeRawBufferPointer(rebasing: $0[range])) }
+                    } else {
+                        link.streamingJob!.withBytes(range) { replyRaw($0) }
+                    }
                 }
-                link.snapshotSent += n
-                budget -= n
+                link.snapshotSent = range.upperBound
+                budget -= range.count
                 moved = true
                 flushReplies(reactor: c.reactor)
             }
-            if link.snapshotSent < rdb.count {
+            guard let rdb = link.snapshotToSend, link.snapshotSent == rdb.count else {
                 i += 1
+                continue
+            }
+            link.snapshotToSend = nil
+            r.sendingSnapshots.remove(at: i)
+            moved = true
+            if let mark = link.eofMark {
+                withReplies(to: c) { replyRaw(mark) }
+                link.eofMark = nil
+                link.onlineOnAck = true
+                link.snapshotBytes = rdb.count
+                logger.notice("Streamed transfer with replica \(replicaName(c)) succeeded (socket). Waiting for REPLCONF ACK from replica to enable streaming")
                 continue
             }
             replicationFlushStream()   // the stream so far, into its pending buffer
             if !link.pendingStream.isEmpty {
                 withReplies(to: c) { link.pendingStream.withUnsafeBytes { replyRaw($0) } }
             }
-            link.snapshotToSend = nil
             attach(c, link)
             link.snapshotBytes = rdb.count
-            r.sendingSnapshots.remove(at: i)
-            moved = true
             logger.notice("Synchronization with replica \(replicaName(c)) succeeded")
         }
         return moved
+    }
+
+    /// The first ACK of a replica sent the EOF form: it loaded the file, the stream it
+    /// missed follows and it is online.
+    private func streamAfterFirstAck(_ c: Client, _ link: ReplicaLink) {
+        link.onlineOnAck = false
+        replicationFlushStream()
+        if !link.pendingStream.isEmpty {
+            withReplies(to: c) { link.pendingStream.withUnsafeBytes { replyRaw($0) } }
+        }
+        let size = link.snapshotBytes
+        attach(c, link)
+        link.snapshotBytes = size
+        logger.notice("Synchronization with replica \(replicaName(c)) succeeded")
     }
 
     /// A snapshot job is complete: every replica waiting for it gets it, and the file is
@@ -201,7 +243,12 @@ extension Engine {
         replicationFlushStream()   // the stream so far goes into the waiting replicas' buffers
         for c in job.replicas where !c.closing {
             guard let link = c.replicaLink, link.state == .waitingSnapshot else { continue }
-            sendSnapshot(bytes, to: c, link)
+            if link.streamingJob === job {
+                link.streamingJob = nil
+                link.snapshotToSend = bytes   // the rest, then the mark
+            } else {
+                sendSnapshot(bytes, to: c, link)
+            }
         }
         r.snapshot = (bytes, job.dirtyAtStart, job.replicationOffset, job.replicationID)
     }
@@ -243,7 +290,9 @@ extension Engine {
 
     /// REPLCONF ACK <offset> from a replica: no reply, like Redis.
     func replicaAcknowledged(_ c: Client, _ offset: UnsafeRawBufferPointer) {
-        guard let link = c.replicaLink, link.state == .online, let n = parseInteger(offset) else { return }
+        guard let link = c.replicaLink else { return }
+        if link.onlineOnAck && link.state == .waitingSnapshot { streamAfterFirstAck(c, link) }
+        guard link.state == .online, let n = parseInteger(offset) else { return }
         if Int64(n) > link.ackOffset { link.ackOffset = Int64(n) }
         link.ackTime = now
         link.ackedSinceSync = true
@@ -336,7 +385,7 @@ extension Engine {
             }
             // Replicas waiting for a snapshot get a newline a second, so they know we are
             // alive (they skip newlines before the snapshot's length line).
-            for c in r.replicas where !c.closing && c.replicaLink.map({ $0.state != .online && $0.state != .handshake }) == true {
+            for c in r.replicas where !c.closing && c.replicaLink?.awaitsFile == true {
                 withReplies(to: c) { replyRaw(Array("\n".utf8)) }
             }
             disconnectTimedOutReplicas()

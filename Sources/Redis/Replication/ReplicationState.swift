@@ -117,6 +117,20 @@ final class ReplicaLink {
     /// The file being sent to it, and how much of it is staged already.
     var snapshotToSend: [UInt8]?
     var snapshotSent = 0
+    /// A replica that announced `capa eof` gets the file as the snapshot job makes it:
+    /// "$EOF:<mark>", the bytes, the mark (Redis's diskless form). The job it follows.
+    var streamingJob: SnapshotJob?
+    var eofMark: [UInt8]?
+    /// The file went out in the EOF form: the stream follows its first ACK, as a Redis
+    /// replica only finds the mark at the end of what it reads.
+    var onlineOnAck = false
+
+    /// Told to expect a file, none of which has been sent yet: only then may a keepalive
+    /// newline go out (once the length line or EOF mark is out, it would corrupt the file).
+    var awaitsFile: Bool {
+        (state == .waitingSnapshot || state == .waitingNextSnapshot)
+            && snapshotToSend == nil && streamingJob == nil && !onlineOnAck
+    }
     /// Monotonic ms since its output has been above the soft limit, or 0.
     var softLimitSince: Int64 = 0
 }
