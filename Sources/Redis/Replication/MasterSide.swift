@@ -211,28 +211,21 @@ extension Engine {
                 logger.notice("Streamed transfer with replica \(replicaName(c)) succeeded (socket). Waiting for REPLCONF ACK from replica to enable streaming")
                 continue
             }
-            replicationFlushStream()   // the stream so far, into its pending buffer
-            if !link.pendingStream.isEmpty {
-                withReplies(to: c) { link.pendingStream.withUnsafeBytes { replyRaw($0) } }
-            }
-            attach(c, link)
-            link.snapshotBytes = rdb.count
-            logger.notice("Synchronization with replica \(replicaName(c)) succeeded")
+            streamAfterSnapshot(c, link, fileBytes: rdb.count)
         }
         return moved
     }
 
-    /// The first ACK of a replica sent the EOF form: it loaded the file, the stream it
-    /// missed follows and it is online.
-    private func streamAfterFirstAck(_ c: Client, _ link: ReplicaLink) {
+    /// The replica has its file (sent whole, or in the EOF form and acknowledged): the
+    /// stream it missed follows and it is online.
+    private func streamAfterSnapshot(_ c: Client, _ link: ReplicaLink, fileBytes: Int) {
         link.onlineOnAck = false
-        replicationFlushStream()
+        replicationFlushStream()   // the stream so far, into its pending buffer
         if !link.pendingStream.isEmpty {
             withReplies(to: c) { link.pendingStream.withUnsafeBytes { replyRaw($0) } }
         }
-        let size = link.snapshotBytes
         attach(c, link)
-        link.snapshotBytes = size
+        link.snapshotBytes = fileBytes
         logger.notice("Synchronization with replica \(replicaName(c)) succeeded")
     }
 
@@ -291,7 +284,7 @@ extension Engine {
     /// REPLCONF ACK <offset> from a replica: no reply, like Redis.
     func replicaAcknowledged(_ c: Client, _ offset: UnsafeRawBufferPointer) {
         guard let link = c.replicaLink else { return }
-        if link.onlineOnAck && link.state == .waitingSnapshot { streamAfterFirstAck(c, link) }
+        if link.onlineOnAck && link.state == .waitingSnapshot { streamAfterSnapshot(c, link, fileBytes: link.snapshotBytes) }
         guard link.state == .online, let n = parseInteger(offset) else { return }
         if Int64(n) > link.ackOffset { link.ackOffset = Int64(n) }
         link.ackTime = now
