@@ -50,6 +50,8 @@ public final class Reactor: @unchecked Sendable {
     private var rearm: [Int32] = []
     /// Control records (open/close/protocol error) that found the request ring full. While
     /// any wait, nothing else is framed, so per-connection order is kept.
+    /// The last value stored in `channel.wantsRequestSpace` (stored only when it changes).
+    private var announcedWaitForSpace = false
     private var controlBacklog: [(kind: UInt32, token: UInt64, bytes: [UInt8])] = []
     private var buffersToReturn: Int32 = 0
     private var nextTarget = 0
@@ -103,6 +105,11 @@ public final class Reactor: @unchecked Sendable {
         while true {
             var wait: UInt32 = 1
             if !hasWorkWithoutCompletions() {
+                let waiting = !stalled.isEmpty || !controlBacklog.isEmpty
+                if waiting != announcedWaitForSpace {
+                    announcedWaitForSpace = waiting
+                    channel.wantsRequestSpace.store(waiting, ordering: .relaxed)
+                }
                 channel.reactorDoorbell.prepareToSleep()
                 // Re-check after announcing sleep: the engine may have published meanwhile.
                 if hasWorkWithoutCompletions() { wait = 0 }

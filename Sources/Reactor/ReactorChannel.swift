@@ -9,6 +9,14 @@ public final class ReactorChannel: @unchecked Sendable {
     public let replies: SPSCByteRing
     /// Rung by the engine after it published replies or freed request space.
     public let reactorDoorbell = Doorbell(nonBlocking: false)
+    /// Set by the reactor before it sleeps while input waits for room in `requests` (a
+    /// stalled connection or control record); the engine then rings the doorbell when it
+    /// frees request space. Without it a reactor whose only traffic is input with no reply
+    /// (a replica reading its master's stream) would sleep until an unrelated completion.
+    /// The reactor's store is ordered before its re-check of free space by the fence in
+    /// `Doorbell.prepareToSleep`; the engine fences between freeing space and loading this,
+    /// so either the reactor sees the space or the engine sees the flag (Dekker).
+    public let wantsRequestSpace = Atomic<Bool>(false)
     public let slotCapacity: Int
     /// Per-slot gauges written by the reactor (relaxed) and read by the engine.
     public let slotStats: UnsafeMutablePointer<SlotStats>

@@ -242,7 +242,13 @@ public final class Engine: @unchecked Sendable {
             }
             st.pointee.closeRecord()
         }
-        if took { ring.release() }   // frees request-ring space for the reactor
+        if took {
+            ring.release()   // frees request-ring space for the reactor
+            // Pairs with the fence in the reactor's prepareToSleep: it re-checks the free
+            // space after announcing that it waits for some, we load the flag after freeing.
+            atomicMemoryFence(ordering: .sequentiallyConsistent)
+            if channels[r].wantsRequestSpace.load(ordering: .relaxed) { channels[r].reactorDoorbell.ring() }
+        }
         return took
     }
 

@@ -49,8 +49,12 @@ def test_two_replicas_and_a_chained_one_converge_under_load(servers):
         wait_until(lambda r=r: link_up(r), what="link up")
     bench(master, "-t", "set,incr,mset,lpush", "-n", "100000", "-c", "20", "-P", "16", "-r", "10000")
     # Once the load stops, everybody has the master's data within a second.
-    wait_until(lambda: offsets_converged(master, a, b), timeout=1.0, what="replicas at the master's offset")
-    wait_until(lambda: offsets_converged(master, leaf), timeout=1.0, what="sub-replica at the master's offset")
+    for group, what in (((a, b), "replicas"), ((leaf,), "sub-replica")):
+        try:
+            wait_until(lambda: offsets_converged(master, *group), timeout=1.0, what=what + " at the master's offset")
+        except AssertionError:
+            raise AssertionError("%s behind:\n%s" % (what, "\n".join(
+                "%s %s\n%s" % (s.name, info(s), s.log_tail(15)) for s in (master, a, b, leaf))))
     expected = dataset(master)
     assert len(expected) > 1000
     for r in (a, b, leaf):
