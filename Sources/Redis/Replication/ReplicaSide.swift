@@ -15,7 +15,7 @@ let logRoleCharacter = Atomic<UInt8>(UInt8(ascii: "M"))
 final class MasterLink {
     enum State { case connect, connecting, handshake, transfer, connected }
     /// Which handshake reply is awaited.
-    enum Step { case pong, listeningPort, capa, psync }
+    enum Step { case pong, auth, listeningPort, capa, psync }
 
     let host: String
     let port: Int
@@ -207,6 +207,9 @@ extension Engine {
         let c = registerClient(reactor: r, token: token, connection: UnsafeRawBufferPointer(rebasing: payload[8...]))
         c.db = link.streamDatabase
         link.client = c
+        // What the master sends runs whatever our own requirepass (Redis's master client
+        // is authenticated from the start).
+        c.authenticated = true
         link.state = .handshake
         link.step = .pong
         link.input.clear()
@@ -339,8 +342,21 @@ extension Engine {
                     return
                 }
                 logger.notice("Master replied to PING, replication can continue...")
-                link.step = .listeningPort
-                sendToMaster(link, ["REPLCONF", "listening-port", String(config.port)])
+                if config.masterauth.isEmpty {
+                    sendListeningPort(link)
+                } else {
+                    // AUTH [masteruser] masterauth, as Redis sends it before any REPLCONF.
+                    link.step = .auth
+                    let user = config.masteruser
+                    sendToMaster(link, user.isEmpty ? ["AUTH", config.masterauth] : ["AUTH", user, config.masterauth])
+                }
+            case .auth:
+                if isError {
+                    logger.warning("Unable to AUTH to MASTER: \(line)")
+                    abandonLink(link)
+                    return
+                }
+                sendListeningPort(link)
             case .listeningPort:
                 if isError { logger.notice("(Non critical) Master does not understand REPLCONF listening-port: \(line)") }
                 link.step = .capa
@@ -360,6 +376,12 @@ extension Engine {
                 if !line.isEmpty { psyncReply(link, line) }
             }
         }
+    }
+
+    /// REPLCONF listening-port, so the master's INFO lists the port replicas can be reached on.
+    private func sendListeningPort(_ link: MasterLink) {
+        link.step = .listeningPort
+        sendToMaster(link, ["REPLCONF", "listening-port", String(config.port)])
     }
 
     /// +FULLRESYNC <replid> <offset>, +CONTINUE [<replid>], or an error.
