@@ -48,12 +48,16 @@ extension Engine {
             version = v
         }
         var newName: UnsafeRawBufferPointer?
-        var credentials: (user: UnsafeRawBufferPointer, password: UnsafeRawBufferPointer)?
         var j = 2
         while j < a.count {
             let more = a.count - j - 1
             if a[j].equalsIgnoringCase("auth") && more >= 2 {
-                credentials = (a[j + 1], a[j + 2])
+                // Redis 7.0 authenticates as it reads the option: a later bad option is
+                // reported with the authentication already done.
+                if !authenticate(user: a[j + 1], password: a[j + 2]) {
+                    replyError(wrongPassError)
+                    return
+                }
                 j += 3
             } else if a[j].equalsIgnoringCase("setname") && more >= 1 {
                 newName = a[j + 1]
@@ -63,12 +67,8 @@ extension Engine {
                 return
             }
         }
-        // As in Redis: authenticate first, then require it, and only then take the name
-        // (a bad name is refused after a successful AUTH, which stays done).
-        if let credentials, !authenticate(user: credentials.user, password: credentials.password) {
-            replyError(wrongPassError)
-            return
-        }
+        // The name is taken only once authenticated (a bad one is refused after a successful
+        // AUTH option, which stays done).
         if !client.authenticated {
             replyError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
             return
