@@ -277,8 +277,14 @@ struct ConfigParameter {
         integer("timeout", \.timeout),
         boolean("daemonize", mutable: false, \.daemonize),
         string("pidfile", mutable: false, \.pidfile),
-        // Changing the password keeps authenticated connections authenticated, as in Redis.
-        string("requirepass", \.requirepass),
+        // Changing the password keeps authenticated connections authenticated, as in Redis;
+        // the parsers read whether there is one for their limits before authentication.
+        ConfigParameter(name: "requirepass", alias: nil, mutable: true, get: { $0.requirepass }, set: { c, args in
+            guard args.count == 1 else { return "wrong number of arguments" }
+            c.requirepass = args[0]
+            c.protocolLimits.passwordRequired.store(!args[0].isEmpty, ordering: .relaxed)
+            return nil
+        }),
         string("masterauth", \.masterauth),
         string("masteruser", \.masteruser),
         integer("maxmemory", memory: true, \.maxmemory),

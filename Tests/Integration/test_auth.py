@@ -78,11 +78,24 @@ def servers(pair):
         s.assert_alive()
 
 
+class Raw:
+    """Bytes sent as they are, then `n` replies read."""
+
+    def __init__(self, data, n):
+        self.data, self.n = data, n
+
+    def __repr__(self):
+        return "Raw(%r, %d)" % (self.data[:60], self.n)
+
+
 def run_steps(srv, steps):
     out = []
     with RawConn(srv.port) as c:
         for s in steps:
-            if isinstance(s, bytes):
+            if isinstance(s, Raw):
+                c.send(s.data)
+                out.append(mask_ids(b"".join(c.read_replies(s.n))))
+            elif isinstance(s, bytes):
                 c.send(s)
                 out.append(c.read_until_close())
             else:
@@ -137,6 +150,18 @@ CASES = {
     "auth_inside_multi": [("AUTH", PASSWORD), ("MULTI",), ("AUTH", "wrong"), ("AUTH", PASSWORD), ("EXEC",)],
     "reset_drops_authentication": [("AUTH", PASSWORD), ("RESET",), ("PING",), ("AUTH", PASSWORD), ("PING",)],
     "quit_without_auth": [encode("QUIT")],
+    # Before authentication Redis refuses more than 10 arguments and bulks over 16 KB as
+    # protocol errors and closes; inline commands have no such limit.
+    "unauthenticated_argument_count": [("PING",) + ("x",) * 9, b"*11\r\n"],
+    "unauthenticated_argument_count_whole": [encode("PING", *(["x"] * 10))],
+    "unauthenticated_bulk_length": [("ECHO", "y" * 16384), b"*2\r\n$4\r\nECHO\r\n$16385\r\n"],
+    "unauthenticated_inline_is_not_limited": [Raw(b"PING " + b"a " * 20 + b"\r\n", 1)],
+    "authenticated_in_the_same_pipeline": [Raw(encode("AUTH", PASSWORD) + encode("ECHO", "z" * 20000)
+                                               + encode("MSET", *(["k", "v"] * 10)), 3)],
+    "inline_auth_lifts_the_limits": [Raw(b"AUTH " + PASSWORD.encode() + b"\r\n" + encode("ECHO", "z" * 20000), 2)],
+    "hello_auth_lifts_the_limits": [Raw(encode("HELLO", "2", "AUTH", "default", PASSWORD)
+                                        + encode("ECHO", "z" * 20000), 2)],
+    "reset_brings_the_limits_back": [("AUTH", PASSWORD), ("ECHO", "z" * 20000), ("RESET",), b"*11\r\n"],
     "command_info_and_docs": [("AUTH", PASSWORD), ("COMMAND", "INFO", "auth"), ("COMMAND", "DOCS", "auth"),
                               ("COMMAND", "INFO", "acl|whoami"), ("COMMAND", "INFO", "hello")],
     # (A pattern's matches come in Redis's dict order, random per process: names only.)
@@ -184,6 +209,8 @@ def scenario(srv):
         call(a, "CONFIG", "SET", "requirepass", "")
         call(a, "CONFIG", "GET", "requirepass")
         call(b, "PING")
+        call(b, "ECHO", "w" * 20000)   # no password: no limits before authentication either
+        call(b, "MSET", *(["k", "v"] * 10))
         call(b, "HELLO")
         call(b, "HELLO", "3")
         call(b, "AUTH", "anything")
@@ -397,6 +424,14 @@ def test_our_replica_with_masteruser_and_its_own_password(started):
     assert wait_until(lambda: info(replica.port, password="mine").get("master_link_status") == "up"), \
         log_text(replica)
     assert_replicated(master, replica, replica_password="mine")
+    # The master's stream is not held to the limits of a client that has not authenticated.
+    big = "b" * 100000
+    with RawConn(master.port) as c:
+        c.call("AUTH", PASSWORD)
+        assert c.call("MSET", *sum((["big:%d" % i, big] for i in range(8)), [])) == b"+OK\r\n"
+    with RawConn(replica.port) as c:
+        c.call("AUTH", "mine")
+        assert wait_until(lambda: c.call("STRLEN", "big:7") == b":100000\r\n"), log_text(replica)
     with RawConn(replica.port) as c:
         assert c.call("GET", "key:1") == b"-NOAUTH Authentication required.\r\n"
 

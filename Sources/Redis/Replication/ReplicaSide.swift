@@ -67,7 +67,7 @@ final class MasterLink {
     init(host: String, port: Int, limits: ProtocolLimits) {
         self.host = host
         self.port = port
-        parser = RESPParser(limits: limits)
+        parser = RESPParser(limits: limits, authenticated: true)
         discard = .allocate(capacity: 1)
         discard.initialize(to: ReplyStaging())
     }
@@ -268,7 +268,7 @@ extension Engine {
         link.input.clear()
         link.payload = []
         link.payloadSize = -2
-        link.parser = RESPParser(limits: config.protocolLimits)
+        link.parser = RESPParser(limits: config.protocolLimits, authenticated: true)
         link.readOffset = link.offset
     }
 
@@ -425,7 +425,7 @@ extension Engine {
         link.state = .connected
         link.failures = 0
         link.readOffset = link.offset
-        link.parser = RESPParser(limits: config.protocolLimits)
+        link.parser = RESPParser(limits: config.protocolLimits, authenticated: true)
     }
 
     /// The snapshot: a `$<len>` or `$EOF:<mark>` line (newlines before it are the master's
