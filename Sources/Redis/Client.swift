@@ -21,6 +21,9 @@ final class Client {
     /// Set by an error reply, for failed_calls.
     var commandFailed = false
     var protocolVersion = 2
+    /// AUTH (or HELLO AUTH) succeeded, or no password was set when the connection opened
+    /// (Redis's c->authenticated: later changes of requirepass do not touch it).
+    var authenticated = false
     /// QUIT, CLIENT KILL or a protocol error: no more commands are executed.
     var closing = false
 

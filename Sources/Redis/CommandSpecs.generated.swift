@@ -22,10 +22,29 @@ struct GeneratedCommandSpec: Sendable {
 /// Top-level commands only, sorted by name.
 let generatedCommandSpecs: [GeneratedCommandSpec] = [
     GeneratedCommandSpec(
+        name: "acl", arity: -2, flags: [],
+        firstKey: 0, lastKey: 0, keyStep: 0,
+        info: "*10\r\n$3\r\nacl\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*1\r\n*10\r\n$10\r\nacl|whoami\r\n:2\r\n*3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*0\r\n",
+        docs: "*10\r\n$7\r\nsummary\r\n$45\r\nA container for Access List Control commands \r\n$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n$11\r\nsubcommands\r\n*2\r\n$10\r\nacl|whoami\r\n*8\r\n$7\r\nsummary\r\n$64\r\nReturn the name of the user associated to the current connection\r\n$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+        subcommands: [
+            GeneratedCommandSpec(
+                name: "acl|whoami", arity: 2, flags: [.noscript, .loading, .stale],
+                firstKey: 0, lastKey: 0, keyStep: 0,
+                info: "*10\r\n$10\r\nacl|whoami\r\n:2\r\n*3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*0\r\n",
+                docs: "*8\r\n$7\r\nsummary\r\n$64\r\nReturn the name of the user associated to the current connection\r\n$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+                subcommands: []),
+        ]),
+    GeneratedCommandSpec(
         name: "append", arity: 3, flags: [.write, .denyoom, .fast],
         firstKey: 1, lastKey: 1, keyStep: 1,
         info: "*10\r\n$6\r\nappend\r\n:3\r\n*3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@write\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RW\r\n+insert\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n",
         docs: "*10\r\n$7\r\nsummary\r\n$23\r\nAppend a value to a key\r\n$5\r\nsince\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$6\r\nstring\r\n$10\r\ncomplexity\r\n$233\r\nO(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.\r\n$9\r\narguments\r\n*2\r\n*6\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n*4\r\n$4\r\nname\r\n$5\r\nvalue\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
+        subcommands: []),
+    GeneratedCommandSpec(
+        name: "auth", arity: -2, flags: [.noscript, .loading, .stale, .fast, .noAuth, .allowBusy],
+        firstKey: 0, lastKey: 0, keyStep: 0,
+        info: "*10\r\n$4\r\nauth\r\n:-2\r\n*6\r\n+noscript\r\n+loading\r\n+stale\r\n+fast\r\n+no_auth\r\n+allow_busy\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@fast\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n",
+        docs: "*12\r\n$7\r\nsummary\r\n$26\r\nAuthenticate to the server\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$60\r\nO(N) where N is the number of passwords defined for the user\r\n$7\r\nhistory\r\n*1\r\n*2\r\n$5\r\n6.0.0\r\n$40\r\nAdded ACL style (username and password).\r\n$9\r\narguments\r\n*2\r\n*8\r\n$4\r\nname\r\n$8\r\nusername\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\nflags\r\n*1\r\n+optional\r\n*4\r\n$4\r\nname\r\n$8\r\npassword\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         subcommands: []),
     GeneratedCommandSpec(
         name: "bgsave", arity: -1, flags: [.admin, .noscript, .noAsyncLoading],

@@ -77,6 +77,7 @@ final class CommandTable {
             pubsubCommands,
             replicaofCommands,
             replicationCommands,
+            authCommands,
         ] {
             for (name, h) in family {
                 precondition(handlers[name] == nil, "command \(name) registered twice")
@@ -150,6 +151,12 @@ final class CommandTable {
             e.rejectCommand(cmd, Array("ERR wrong number of arguments for '\(cmd.name)' command".utf8), isExec: cmd.isExec)
             return
         }
+        let c = e.client!
+        // Redis checks authentication after the command's existence and arity.
+        if !c.authenticated && e.deniedForAuthentication(c, cmd) {
+            e.rejectCommand(cmd, noAuthError, isExec: cmd.isExec)
+            return
+        }
         if !e.persistence.lastBackgroundSaveOK && e.deniedBySaveError(cmd) {
             e.rejectCommand(cmd, misconfError)   // inside MULTI this also dooms the EXEC
             return
@@ -165,7 +172,6 @@ final class CommandTable {
             e.rejectCommand(cmd, Array("READONLY You can't write against a read only replica.".utf8), isExec: cmd.isExec)
             return
         }
-        let c = e.client!
         // MULTI queueing and the subscribed-context rule, for the few clients they concern.
         if (c.multiState != nil || c.subscriptions != nil) && !e.transactions.executingTransaction {
             if !e.admitCommand(cmd, args) { return }

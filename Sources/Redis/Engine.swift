@@ -293,6 +293,7 @@ public final class Engine: @unchecked Sendable {
             rebasing: payload[(8 + peerLength)..<(8 + peerLength + localLength)]), as: UTF8.self)
         let c = Client(id: nextClientID, token: token, reactor: r, fd: fd, peer: peer, local: local, now: now)
         nextClientID += 1
+        c.authenticated = config.requirepass.isEmpty
         clientsBySlot[r][c.slot] = c
         clientsByID[c.id] = c
         return c

@@ -26,9 +26,24 @@ public final class RESPParser: RequestParser {
     @exclusivity(unchecked) private var bulkLength = -1           // length of the argument being received, or -1
     @exclusivity(unchecked) private var spans: [(offset: Int, length: Int)] = []
     @exclusivity(unchecked) private var argumentBytes = 0
+    /// Whether the connection may have authenticated, for Redis 7.0's limits on what a
+    /// client that has not may send (`unauthenticatedMaxArgs`, `unauthenticatedMaxBulk`).
+    /// The parser runs ahead of the engine, so it follows the commands it frames: AUTH or
+    /// HELLO with credentials count as success (a wrong password only spares that client
+    /// the limits, never refuses a right one), RESET under a password as a log-out.
+    @exclusivity(unchecked) private var mayBeAuthenticated: Bool
 
-    public init(limits: ProtocolLimits) {
+    /// Redis refuses larger multibulk counts and bulk lengths before authentication, so a
+    /// client without the password cannot make the server buffer much.
+    static let unauthenticatedMaxArgs = 10
+    static let unauthenticatedMaxBulk = 16384
+
+    /// `authenticated`: the connection is exempt from the limits whatever the password
+    /// (our link to a master); by default, it is when no password is set now, as Redis
+    /// authenticates a client at connect.
+    public init(limits: ProtocolLimits, authenticated: Bool? = nil) {
         self.limits = limits
+        mayBeAuthenticated = authenticated ?? !limits.passwordRequired.load(ordering: .relaxed)
         spans.reserveCapacity(8)
     }
 
@@ -36,6 +51,7 @@ public final class RESPParser: RequestParser {
         let n = input.count
         guard n > 0 else { return ParseOutcome(consumed: 0, status: .needMore) }
         let p = input.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let passwordRequired = limits.passwordRequired.load(ordering: .relaxed)
         var consumed = 0
         while consumed < n {
             if expectedArgs == 0 {
@@ -53,6 +69,9 @@ public final class RESPParser: RequestParser {
                     if count <= 0 {
                         consumed = cr + 2
                         continue
+                    }
+                    if count > RESPParser.unauthenticatedMaxArgs && passwordRequired && !mayBeAuthenticated {
+                        return error(consumed, "unauthenticated multibulk length")
                     }
                     expectedArgs = count
                     scan = cr + 2 - consumed
@@ -87,6 +106,9 @@ public final class RESPParser: RequestParser {
                         a.withUnsafeBytes { if $0.count > 0 { (out + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
                         offset += a.count
                     }
+                    if passwordRequired || !mayBeAuthenticated {
+                        args[0].withUnsafeBufferPointer { if let b = $0.baseAddress { noteAuthentication(b, $0.count, argc: args.count, passwordRequired) } }
+                    }
                     consumed = nl + 1
                     continue
                 }
@@ -109,6 +131,9 @@ public final class RESPParser: RequestParser {
                     guard let length = parseInteger(p + h + 1, cr - h - 1), length >= 0,
                           length <= limits.maxBulkLength.load(ordering: .relaxed) else {
                         return error(consumed, "invalid bulk length")
+                    }
+                    if length > RESPParser.unauthenticatedMaxBulk && passwordRequired && !mayBeAuthenticated {
+                        return error(consumed, "unauthenticated bulk length")
                     }
                     bulkLength = length
                     scan = cr + 2 - consumed
@@ -135,11 +160,28 @@ public final class RESPParser: RequestParser {
                 (out + offset).copyMemory(from: start + span.offset, byteCount: span.length)
                 offset += span.length
             }
+            if passwordRequired || !mayBeAuthenticated {
+                noteAuthentication(start + spans[0].offset, spans[0].length, argc: argc, passwordRequired)
+            }
             consumed += scan
             expectedArgs = 0
             scan = 0
         }
         return ParseOutcome(consumed: consumed, status: .needMore)
+    }
+
+    /// Follows a framed command that may change whether the connection is authenticated:
+    /// AUTH (its one-argument form always fails when no password is set), HELLO with an
+    /// AUTH option (5 or more arguments), RESET.
+    @inline(__always)
+    private func noteAuthentication(_ name: UnsafePointer<UInt8>, _ length: Int, argc: Int, _ passwordRequired: Bool) {
+        let command = UnsafeRawBufferPointer(start: name, count: length)
+        if mayBeAuthenticated {
+            if length == 5 && passwordRequired && command.equalsIgnoringCase("reset") { mayBeAuthenticated = false }
+        } else if (length == 4 && (argc == 3 || passwordRequired) && command.equalsIgnoringCase("auth"))
+                    || (length == 5 && argc >= 5 && command.equalsIgnoringCase("hello")) {
+            mayBeAuthenticated = true
+        }
     }
 
     private func error(_ consumed: Int, _ message: String) -> ParseOutcome {
@@ -273,6 +315,8 @@ func splitInlineArguments(_ line: UnsafeBufferPointer<UInt8>) -> [[UInt8]]? {
 /// open connections at once. Relaxed: a lone value, nothing else is published with it.
 public final class ProtocolLimits: Sendable {
     public let maxBulkLength: Atomic<Int>
+    /// requirepass is set: clients that have not authenticated get Redis's smaller limits.
+    public let passwordRequired = Atomic<Bool>(false)
     public init(maxBulkLength: Int) { self.maxBulkLength = Atomic(maxBulkLength) }
 }
 

@@ -33,7 +33,11 @@ public final class ServerConfig: @unchecked Sendable {
     public var timeout = 0
     public var daemonize = false
     public var pidfile = ""
+    /// The default user's password; empty: no authentication (Redis's nopass default user).
     public var requirepass = ""
+    /// Credentials this server sends with AUTH when it connects to its master.
+    public var masterauth = ""
+    public var masteruser = ""
     public var maxmemory = 0
     public var maxmemoryPolicy = "noeviction"
     /// Replication, master side: backlog size and how long it outlives the last replica,
@@ -273,7 +277,16 @@ struct ConfigParameter {
         integer("timeout", \.timeout),
         boolean("daemonize", mutable: false, \.daemonize),
         string("pidfile", mutable: false, \.pidfile),
-        string("requirepass", mutable: false, \.requirepass),
+        // Changing the password keeps authenticated connections authenticated, as in Redis;
+        // the parsers read whether there is one for their limits before authentication.
+        ConfigParameter(name: "requirepass", alias: nil, mutable: true, get: { $0.requirepass }, set: { c, args in
+            guard args.count == 1 else { return "wrong number of arguments" }
+            c.requirepass = args[0]
+            c.protocolLimits.passwordRequired.store(!args[0].isEmpty, ordering: .relaxed)
+            return nil
+        }),
+        string("masterauth", \.masterauth),
+        string("masteruser", \.masteruser),
         integer("maxmemory", memory: true, \.maxmemory),
         string("maxmemory-policy", \.maxmemoryPolicy),
         // Redis raises a smaller backlog to its 16 KB minimum when it applies the setting.

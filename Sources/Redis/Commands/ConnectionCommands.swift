@@ -52,7 +52,13 @@ extension Engine {
         while j < a.count {
             let more = a.count - j - 1
             if a[j].equalsIgnoringCase("auth") && more >= 2 {
-                j += 3      // the default user has no password: any credentials are accepted
+                // Redis 7.0 authenticates as it reads the option: a later bad option is
+                // reported with the authentication already done.
+                if !authenticate(user: a[j + 1], password: a[j + 2]) {
+                    replyError(wrongPassError)
+                    return
+                }
+                j += 3
             } else if a[j].equalsIgnoringCase("setname") && more >= 1 {
                 newName = a[j + 1]
                 j += 2
@@ -60,6 +66,12 @@ extension Engine {
                 replyError(bytes: Array("ERR Syntax error in HELLO option '".utf8) + truncatedForError(a[j], 128) + "'")
                 return
             }
+        }
+        // The name is taken only once authenticated (a bad one is refused after a successful
+        // AUTH option, which stays done).
+        if !client.authenticated {
+            replyError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+            return
         }
         if let newName {
             guard validClientName(newName) else { return }
@@ -79,7 +91,8 @@ extension Engine {
 
     /// RESET: the connection becomes as if just opened (Redis's clearClientConnectionState):
     /// MULTI discarded, keys unwatched, every subscription dropped without confirmations,
-    /// database 0, RESP2, no name. Replica and master links are refused.
+    /// database 0, RESP2, no name, authenticated only if no password is set now.
+    /// Replica and master links are refused.
     func resetConnection() {
         let c = client!
         // Redis's CLIENT_SLAVE (set by SYNC/PSYNC, not by an earlier REPLCONF) or CLIENT_MASTER.
@@ -94,6 +107,7 @@ extension Engine {
         c.protocolVersion = 2
         resp3 = false
         c.name = []
+        c.authenticated = config.requirepass.isEmpty
         replyRaw("+RESET\r\n")
     }
 

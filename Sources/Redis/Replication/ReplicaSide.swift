@@ -15,7 +15,7 @@ let logRoleCharacter = Atomic<UInt8>(UInt8(ascii: "M"))
 final class MasterLink {
     enum State { case connect, connecting, handshake, transfer, connected }
     /// Which handshake reply is awaited.
-    enum Step { case pong, listeningPort, capa, psync }
+    enum Step { case pong, auth, listeningPort, capa, psync }
 
     let host: String
     let port: Int
@@ -67,7 +67,7 @@ final class MasterLink {
     init(host: String, port: Int, limits: ProtocolLimits) {
         self.host = host
         self.port = port
-        parser = RESPParser(limits: limits)
+        parser = RESPParser(limits: limits, authenticated: true)
         discard = .allocate(capacity: 1)
         discard.initialize(to: ReplyStaging())
     }
@@ -207,6 +207,9 @@ extension Engine {
         let c = registerClient(reactor: r, token: token, connection: UnsafeRawBufferPointer(rebasing: payload[8...]))
         c.db = link.streamDatabase
         link.client = c
+        // What the master sends runs whatever our own requirepass (Redis's master client
+        // is authenticated from the start).
+        c.authenticated = true
         link.state = .handshake
         link.step = .pong
         link.input.clear()
@@ -265,7 +268,7 @@ extension Engine {
         link.input.clear()
         link.payload = []
         link.payloadSize = -2
-        link.parser = RESPParser(limits: config.protocolLimits)
+        link.parser = RESPParser(limits: config.protocolLimits, authenticated: true)
         link.readOffset = link.offset
     }
 
@@ -339,8 +342,21 @@ extension Engine {
                     return
                 }
                 logger.notice("Master replied to PING, replication can continue...")
-                link.step = .listeningPort
-                sendToMaster(link, ["REPLCONF", "listening-port", String(config.port)])
+                if config.masterauth.isEmpty {
+                    sendListeningPort(link)
+                } else {
+                    // AUTH [masteruser] masterauth, as Redis sends it before any REPLCONF.
+                    link.step = .auth
+                    let user = config.masteruser
+                    sendToMaster(link, user.isEmpty ? ["AUTH", config.masterauth] : ["AUTH", user, config.masterauth])
+                }
+            case .auth:
+                if isError {
+                    logger.warning("Unable to AUTH to MASTER: \(line)")
+                    abandonLink(link)
+                    return
+                }
+                sendListeningPort(link)
             case .listeningPort:
                 if isError { logger.notice("(Non critical) Master does not understand REPLCONF listening-port: \(line)") }
                 link.step = .capa
@@ -360,6 +376,12 @@ extension Engine {
                 if !line.isEmpty { psyncReply(link, line) }
             }
         }
+    }
+
+    /// REPLCONF listening-port, so the master's INFO lists the port replicas can be reached on.
+    private func sendListeningPort(_ link: MasterLink) {
+        link.step = .listeningPort
+        sendToMaster(link, ["REPLCONF", "listening-port", String(config.port)])
     }
 
     /// +FULLRESYNC <replid> <offset>, +CONTINUE [<replid>], or an error.
@@ -403,7 +425,7 @@ extension Engine {
         link.state = .connected
         link.failures = 0
         link.readOffset = link.offset
-        link.parser = RESPParser(limits: config.protocolLimits)
+        link.parser = RESPParser(limits: config.protocolLimits, authenticated: true)
     }
 
     /// The snapshot: a `$<len>` or `$EOF:<mark>` line (newlines before it are the master's
