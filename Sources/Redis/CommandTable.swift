@@ -68,6 +68,7 @@ final class CommandTable {
             expireCommands,
             stringCommands,
             bitmapCommands,
+            memoryCommands,
             persistenceCommands,
             listCommands,
             hashCommands,

@@ -149,10 +149,10 @@ CASES = {
         ("GET", "f"),
     ],
     "resp3": [
-        ("HELLO", "3"), ("SETBIT", "b", "3", "1"), ("GETBIT", "b", "3"), ("BITCOUNT", "b"), ("BITPOS", "b", "1"),
+        ("SETBIT", "b", "3", "1"), ("GETBIT", "b", "3"), ("BITCOUNT", "b"), ("BITPOS", "b", "1"),
         ("BITFIELD", "b", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "9", "GET", "u8", "0"),
         ("BITFIELD_RO", "b", "GET", "u4", "0"), ("BITOP", "NOT", "c", "b"), ("GET", "c"),
-        ("MEMORY", "USAGE", "nokey"), ("MEMORY", "HELP"), ("MEMORY", "DOCTOR"), ("MEMORY", "MALLOC-STATS"),
+        ("MEMORY", "USAGE", "nokey"), ("MEMORY", "HELP"), ("MEMORY", "DOCTOR"),
     ],
     "transactions": [
         ("MULTI",), ("SETBIT", "b", "1", "1"), ("BITFIELD", "b", "GET", "u8", "0"), ("SETBIT", "b", "x", "1"),
@@ -160,7 +160,7 @@ CASES = {
     ],
     "memory_text": [
         ("MEMORY", "HELP"), ("memory", "help"), ("MEMORY", "HELP", "x"), ("MEMORY", "DOCTOR"),
-        ("MEMORY", "DOCTOR", "x"), ("MEMORY", "MALLOC-STATS"), ("MEMORY", "malloc-stats", "x"),
+        ("MEMORY", "DOCTOR", "x"), ("MEMORY", "malloc-stats", "x"),
         ("MEMORY", "PURGE"), ("MEMORY", "PURGE", "x"), ("MEMORY", "STATS", "x"), ("MEMORY",),
         ("MEMORY", "NOSUCH"), ("MEMORY", "USAGE"), ("MEMORY", "USAGE", "nokey"),
         ("MEMORY", "USAGE", "nokey", "SAMPLES", "5"), ("MEMORY", "USAGE", "nokey", "SAMPLES"),
@@ -171,9 +171,29 @@ CASES = {
 }
 
 
+RESP3 = {"resp3"}
+
+
+def run_resp3(srv, steps):
+    """`run` on a connection switched to RESP3 first; HELLO's own reply (which carries the
+    connection id) is not compared."""
+    out = []
+    with RawConn(srv.port) as c:
+        assert c.call("HELLO", "3")[:1] == b"%"
+        for s in steps:
+            c.send(encode(*s))
+            out.append((s, c.read_reply()))
+    return out
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_same_bytes_as_redis(server, reference, name):
-    compare(server, reference, CASES[name])
+    if name in RESP3:
+        want, got = run_resp3(reference, CASES[name]), run_resp3(server, CASES[name])
+        for (step, w), (_, g) in zip(want, got):
+            assert g == w, "step %r\n  redis-server: %r\n  ours:         %r" % (step, w, g)
+    else:
+        compare(server, reference, CASES[name])
 
 
 def random_commands(rng, n):
@@ -366,7 +386,28 @@ def test_memory_usage_counts_ttl_and_key(server):
     r.expire("k", 1000)
     assert r.memory_usage("k") > plain
     r.set("k" * 200, "v" * 100)
-    assert r.memory_usage("k" * 200) >= plain + 199
+    assert r.memory_usage("k" * 200) >= plain + 199 - 16   # malloc rounds to 16 bytes
+
+
+def test_memory_malloc_stats_as_a_libc_build_of_redis(server):
+    """The reference redis-server is built with jemalloc and prints jemalloc's report; we
+    run on glibc malloc and answer what redis-server built with libc answers."""
+    for proto in ("2", "3"):
+        with server.conn() as c:
+            c.call("HELLO", proto)
+            assert c.call("MEMORY", "MALLOC-STATS") == b"$45\r\nStats not supported for the current allocator\r\n"
+
+
+def test_memory_doctor_reports_on_filled_instance(server):
+    """Past the 'very little memory' threshold the doctor runs its checks; with no problem
+    found it says so in Redis's words (or lists issues under Redis's heading)."""
+    r = server.client()
+    r.set("big", "x" * (8 << 20))
+    text = r.execute_command("MEMORY", "DOCTOR").decode()
+    assert text in ("Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n",) \
+        or (text.startswith("Sam, I detected a few issues in this Redis instance memory implants:\n\n")
+            and text.endswith("I'm here to keep you safe, Sam. I want to help you.\n")), text
+    r.delete("big")
 
 
 def memory_stats_pairs(srv, *setup):
@@ -408,5 +449,5 @@ def test_memory_stats_resp3_is_a_map_with_doubles(server, reference):
     want, got = shape(reference), shape(server)
     assert want[:1] == got[:1] == b"%"
     assert got.split(b"\r\n")[0] == want.split(b"\r\n")[0]
-    assert b"$16\r\ndataset.percentage\r\n," in got
-    assert b"$12\r\nkeys.count\r\n:1\r\n" in got
+    assert b"$18\r\ndataset.percentage\r\n," in got
+    assert b"$10\r\nkeys.count\r\n:1\r\n" in got
