@@ -392,7 +392,7 @@ def test_memory_usage_grows_with_value(server):
         if not server.is_redis:   # we measure whole values; Redis extrapolates from samples
             assert sizes[-1] == [r.memory_usage(k, samples=0) for k in ("l", "h", "z", "set", "st")]
     for kind in range(5):
-        assert 0 < sizes[0][kind] < sizes[1][kind] < sizes[2][kind], sizes
+        assert 0 < sizes[0][kind] <= sizes[1][kind] < sizes[2][kind], sizes   # a stream node preallocates
     # Each listed element takes some bytes: 1000 elements hold at least 5 KB.
     assert all(s > 5000 for s in sizes[2]), sizes
 
