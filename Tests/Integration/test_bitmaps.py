@@ -17,7 +17,8 @@ import pytest
 
 from resp import RawConn, encode, parse
 from test_differential import compare, run
-from test_replication_master import servers, start_real_replica, in_sync, wait_until, assert_same_data  # noqa: F401
+from test_replication_master import (servers, start_real_replica, in_sync, wait_until,  # noqa: F401
+                                     assert_same_data, run_stream_script)
 
 BIG = 512 * 1024 * 1024 * 8   # first bit offset past proto-max-bulk-len
 
@@ -365,6 +366,27 @@ def test_command_info_and_docs(server, reference):
     g = parse(run(server, [("COMMAND", "INFO", "MEMORY")])[0][1])[0]
     assert g[:9] == w[:9]
     assert sorted(map(repr, g[9])) == sorted(map(repr, w[9]))
+
+
+BIT_STREAM_SCRIPT = [
+    ("SETBIT", "b", "7", "1"), ("SETBIT", "b", "7", "1"),            # the second changes nothing
+    ("SETBIT", "b", "100", "0"),                                    # grows the string: sent
+    ("BITFIELD", "b", "GET", "u8", "0"),                            # read only: not sent
+    ("BITFIELD", "b", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "9"),  # fails: not sent
+    ("BITFIELD", "b", "SET", "u8", "0", "1", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "9"),
+    ("BITFIELD", "b", "SET", "u8", "0", "1"),                       # same value: not sent
+    ("BITFIELD_RO", "b", "GET", "u8", "0"),
+    ("BITOP", "AND", "d", "b", "nokey"), ("BITOP", "OR", "d", "nokey"), ("BITOP", "OR", "d", "nokey"),
+    ("GETBIT", "b", "7"), ("BITCOUNT", "b"), ("BITPOS", "b", "1"),
+    ("SETBIT", "b", "x", "1"), ("SET", "end", "1"),
+]
+
+
+def test_stream_of_bit_commands_is_the_same_as_redis(servers):
+    ours = run_stream_script(servers.ours().port, BIT_STREAM_SCRIPT)
+    theirs = run_stream_script(servers.real().port, BIT_STREAM_SCRIPT)
+    assert ours == theirs
+    assert ["SETBIT", "b", "7", "1"] in ours and ours.count(["SETBIT", "b", "7", "1"]) == 1
 
 
 # ---- MEMORY ----
