@@ -155,6 +155,12 @@ CASES = {
         ("BITFIELD_RO", "b", "GET", "u4", "0"), ("BITOP", "NOT", "c", "b"), ("GET", "c"),
         ("MEMORY", "USAGE", "nokey"), ("MEMORY", "HELP"), ("MEMORY", "DOCTOR"),
     ],
+    "proto_max_bulk_len": [
+        ("CONFIG", "SET", "proto-max-bulk-len", "1mb"), ("SETBIT", "b", str(8 * 1024 * 1024), "1"),
+        ("SETBIT", "b", str(8 * 1024 * 1024 - 1), "1"), ("STRLEN", "b"), ("GETBIT", "b", str(8 * 1024 * 1024)),
+        ("BITFIELD", "b", "GET", "u8", "#131072"), ("BITFIELD", "b", "SET", "u8", "#131071", "1"),
+        ("CONFIG", "SET", "proto-max-bulk-len", "512mb"), ("GETBIT", "b", str(8 * 1024 * 1024)),
+    ],
     "transactions": [
         ("MULTI",), ("SETBIT", "b", "1", "1"), ("BITFIELD", "b", "GET", "u8", "0"), ("SETBIT", "b", "x", "1"),
         ("BITCOUNT", "b"), ("EXEC",), ("GET", "b"),

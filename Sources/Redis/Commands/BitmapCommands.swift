@@ -43,7 +43,7 @@ extension Engine {
         // C multiplies with wrap-around here; so do we, so the same arguments pass or fail.
         if useHash { offset = offset &* bits }
         let fromMaster = replication.master?.client === client
-        if offset < 0 || (!fromMaster && (offset >> 3) >= maxStringLength) {
+        if offset < 0 || (!fromMaster && (offset >> 3) >= config.protoMaxBulkLength) {
             replyError("ERR bit offset is not an integer or out of range")
             return nil
         }
@@ -70,6 +70,7 @@ extension Engine {
         return (e, needed > oldLength)
     }
 
+    /// SETBIT key offset 0|1: replies the bit's previous value.
     func setbit(_ a: Arguments) {
         guard let offset = bitOffsetArgument(a[2]) else { return }
         guard let on = parseInteger(a[3]), on & ~1 == 0 else {
@@ -89,6 +90,7 @@ extension Engine {
         replyInteger(was ? 1 : 0)
     }
 
+    /// GETBIT key offset: bits past the end of the string read as 0.
     func getbit(_ a: Arguments) {
         guard let offset = bitOffsetArgument(a[2]) else { return }
         guard let e = lookupRead(a[1], hash: hashKey(a[1])) else { replyInteger(0); return }
