@@ -261,14 +261,25 @@ extension Engine {
             replyError("ERR BITOP NOT must be called with a single source key.")
             return
         }
-        // Sources are copied, since the destination may be one of them.
-        var sources: [[UInt8]] = []
+        // Sources are read in place: entries do not move, and the destination's old entry
+        // is only freed once the result is built. Int-encoded values are formatted into
+        // scratch space first.
+        var sources: [UnsafeRawBufferPointer] = []
         sources.reserveCapacity(a.count - 3)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 24 * (a.count - 3), alignment: 8)
+        defer { scratch.deallocate() }
         var maxLength = 0
         for i in 3..<a.count {
-            guard let e = lookupRead(a[i], hash: hashKey(a[i])) else { sources.append([]); continue }
+            guard let e = lookupRead(a[i], hash: hashKey(a[i])) else {
+                sources.append(UnsafeRawBufferPointer(start: nil, count: 0))
+                continue
+            }
             guard e.type == .string else { replyWrongType(); return }
-            let bytes = e.stringBytes { Array($0) }
+            var bytes = e.value
+            if e.stringEncoding == .int {
+                let p = scratch + 24 * (i - 3)
+                bytes = UnsafeRawBufferPointer(start: p, count: formatDecimal(e.intValue, into: p))
+            }
             maxLength = max(maxLength, bytes.count)
             sources.append(bytes)
         }
@@ -285,26 +296,21 @@ extension Engine {
         }
         let e = Entry.allocate(key: dest, hash: hash, valueLength: maxLength, type: .string,
                                encoding: StringEncoding.raw.rawValue, volatile: false)
-        let out = e.valuePointer.assumingMemoryBound(to: UInt8.self)
-        sources[0].withUnsafeBytes { first in
-            memset(out, 0, maxLength)
-            if first.count > 0 { memcpy(out, first.baseAddress!, first.count) }
+        let out = e.valuePointer
+        // Bytes past a source's end count as zeros.
+        memset(out, 0, maxLength)
+        if sources[0].count > 0 { memcpy(out, sources[0].baseAddress!, sources[0].count) }
+        if op == .not {
+            combineBits(out, UnsafeRawBufferPointer(start: nil, count: 0), maxLength) { x, _ in ~x }
         }
-        switch op {
-        case .not:
-            for j in 0..<maxLength { out[j] = ~out[j] }
-        case .and:
-            for src in sources.dropFirst() {
-                // Bytes past a source's end are zeros.
-                for j in 0..<maxLength { out[j] &= j < src.count ? src[j] : 0 }
-            }
-        case .or:
-            for src in sources.dropFirst() {
-                for j in 0..<src.count { out[j] |= src[j] }
-            }
-        case .xor:
-            for src in sources.dropFirst() {
-                for j in 0..<src.count { out[j] ^= src[j] }
+        for src in sources.dropFirst() {
+            switch op {
+            case .and:
+                combineBits(out, src, src.count) { $0 & $1 }
+                if src.count < maxLength { memset(out + src.count, 0, maxLength - src.count) }
+            case .or: combineBits(out, src, src.count) { $0 | $1 }
+            case .xor: combineBits(out, src, src.count) { $0 ^ $1 }
+            case .not: break
             }
         }
         if let link { db.table.replace(at: link, with: e) } else { db.table.insert(e, hash: hash) }
@@ -552,6 +558,27 @@ private func signedBitfieldOverflow(_ value: Int64, _ increment: Int64, _ bits: 
         return (true, mode == .wrap ? Int64(bitPattern: wrapped) : min)
     }
     return (false, 0)
+}
+
+/// out[j] = f(out[j], src[j]) for j < count, eight bytes at a time (src may be shorter
+/// than `count` only when f ignores it, as NOT's does).
+@inline(__always)
+private func combineBits(_ out: UnsafeMutableRawPointer, _ src: UnsafeRawBufferPointer, _ count: Int,
+                         _ f: (UInt64, UInt64) -> UInt64) {
+    var j = 0
+    let s = src.baseAddress
+    while j + 8 <= count {
+        let x = out.loadUnaligned(fromByteOffset: j, as: UInt64.self)
+        let y = s.map { $0.loadUnaligned(fromByteOffset: j, as: UInt64.self) } ?? 0
+        out.storeBytes(of: f(x, y), toByteOffset: j, as: UInt64.self)
+        j += 8
+    }
+    while j < count {
+        let x = UInt64(out.load(fromByteOffset: j, as: UInt8.self))
+        let y = s.map { UInt64($0.load(fromByteOffset: j, as: UInt8.self)) } ?? 0
+        out.storeBytes(of: UInt8(truncatingIfNeeded: f(x, y)), toByteOffset: j, as: UInt8.self)
+        j += 1
+    }
 }
 
 /// Number of set bits in `s`, eight bytes at a time.
