@@ -500,3 +500,14 @@ def test_memory_stats_resp3_is_a_map_with_doubles(server, reference):
     assert got.split(b"\r\n")[0] == want.split(b"\r\n")[0]
     assert b"$18\r\ndataset.percentage\r\n," in got
     assert b"$10\r\nkeys.count\r\n:1\r\n" in got
+
+
+def test_memory_stats_with_a_replica(servers):
+    master = servers.ours()
+    replica = start_real_replica(servers, master.port)
+    assert replica.alive()
+    stats = dict(memory_stats_pairs(master)[1])
+    assert stats[b"replication.backlog"] > 0
+    assert stats[b"peak.allocated"] >= stats[b"total.allocated"]
+    assert stats[b"overhead.total"] >= stats[b"startup.allocated"] + stats[b"replication.backlog"]
+    assert stats[b"dataset.bytes"] + stats[b"overhead.total"] == stats[b"total.allocated"]

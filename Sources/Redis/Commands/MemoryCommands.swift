@@ -96,9 +96,11 @@ extension Engine {
     func memoryOverview() -> MemoryOverview {
         var m = MemoryOverview()
         m.backlog = replication.backlog?.capacity ?? 0
-        m.total = usedMemory() + m.backlog
-        peakMemory = max(peakMemory, m.total)
-        m.peak = peakMemory
+        let used = usedMemory()
+        m.total = used + m.backlog
+        // INFO's peak is of used_memory, which leaves the backlog out.
+        peakMemory = max(peakMemory, used)
+        m.peak = max(peakMemory + m.backlog, m.total)
         m.startup = startupBytes()
         for c in clientsByID.values {
             let s = channels[c.reactor].slotStats + c.slot
