@@ -42,7 +42,7 @@ final class Command {
     private static func writtenKey(of name: String) -> Int? {
         switch name {
         case "zrangestore", "sinterstore", "sunionstore", "sdiffstore": return 1
-        case "copy": return 2
+        case "copy", "bitop": return 2
         default: return nil
         }
     }
@@ -67,6 +67,8 @@ final class CommandTable {
             keyCommands,
             expireCommands,
             stringCommands,
+            bitmapCommands,
+            memoryCommands,
             persistenceCommands,
             listCommands,
             hashCommands,
