@@ -67,6 +67,7 @@ final class CommandTable {
             keyCommands,
             expireCommands,
             stringCommands,
+            hyperLogLogCommands,
             persistenceCommands,
             listCommands,
             hashCommands,
