@@ -201,10 +201,20 @@ extension Engine {
         defer { dense.deallocate(); expected.deallocate() }
         dense.initialize(repeating: 0, count: HLL.denseSize)
         let registers = dense + HLL.headerSize
-        var rng = SystemRandomNumberGenerator()
+        // splitmix64, seeded once: sixteen million register values must not cost a
+        // system call each.
+        var system = SystemRandomNumberGenerator()
+        var state = system.next() as UInt64
+        func next() -> UInt64 {
+            state &+= 0x9e37_79b9_7f4a_7c15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+            return z ^ (z >> 31)
+        }
         for _ in 0..<1000 {
             for i in 0..<HLL.registerCount {
-                let r = UInt8.random(in: 0...63, using: &rng)
+                let r = UInt8(truncatingIfNeeded: next() & 63)
                 expected[i] = r
                 HLL.denseSet(registers, i, r)
             }
@@ -223,7 +233,7 @@ extension Engine {
         ws.loadEmpty()
         let relerr = 1.04 / Double(HLL.registerCount).squareRoot()
         var checkpoint: Int64 = 1
-        let seed = rng.next() as UInt64
+        let seed = next()
         let denseValue = UnsafeRawBufferPointer(start: dense, count: HLL.denseSize)
         for j in 1...UInt64(10_000_000) {
             var element = j ^ seed
