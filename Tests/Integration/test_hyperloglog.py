@@ -108,6 +108,24 @@ CASES = {
         ("PFADD", "copy", "x"), ("GET", "copy"), ("PFCOUNT", "copy"), ("GET", "copy"),
         ("APPEND", "copy", ""), ("PFCOUNT", "copy"),
     ],
+    "huge_sparse_limit": [
+        # Sparse strings longer than a dense one: every register through the opcodes.
+        ("CONFIG", "SET", "hll-sparse-max-bytes", "100000"),
+        *[step for i in range(0, 60000, 2000)
+          for step in (("PFADD", "big", *elements("b", i, i + 2000)), ("STRLEN", "big"))],
+        ("PFDEBUG", "ENCODING", "big"), ("GET", "big"), ("PFCOUNT", "big"), ("PFMERGE", "m", "big"), ("GET", "m"),
+        ("PFDEBUG", "TODENSE", "big"), ("GET", "big"), ("PFCOUNT", "big"),
+        ("CONFIG", "SET", "hll-sparse-max-bytes", "3000"),
+    ],
+    "ttl_is_kept": [
+        ("PFADD", "t", "a"), ("EXPIRE", "t", "1000"), ("PFADD", "t", *elements("t", 0, 500)), ("TTL", "t"),
+        ("PFADD", "t", *elements("u", 0, 3000)), ("TTL", "t"), ("PFCOUNT", "t"), ("TTL", "t"),
+        ("PFMERGE", "t", "nothere"), ("TTL", "t"), ("PFDEBUG", "TODENSE", "t"), ("TTL", "t"), ("GET", "t"),
+    ],
+    "command_metadata": [
+        ("COMMAND", "INFO", "pfadd", "pfcount", "pfmerge", "pfdebug", "pfselftest"),
+        ("COMMAND", "DOCS", "pfadd"), ("COMMAND", "DOCS", "pfcount"), ("COMMAND", "DOCS", "pfmerge"),
+    ],
     "watch_sees_the_cache_update": [
         ("PFADD", "w", "a", "b"), ("WATCH", "w"), ("PFCOUNT", "w"), ("MULTI",), ("PING",), ("EXEC",),
         ("WATCH", "w"), ("PFCOUNT", "w"), ("MULTI",), ("PING",), ("EXEC",),
