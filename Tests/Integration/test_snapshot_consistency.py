@@ -268,6 +268,35 @@ def test_replica_asking_during_bgsave_and_flushall_during_sync(servers):
     master.assert_alive()
 
 
+def test_flushall_during_bgsave_leaves_the_empty_dataset_on_disk(servers):
+    """With save points, FLUSHALL writes the empty dataset at once (as Redis does); a
+    BGSAVE still walking must not later put the old data back under the file's name."""
+    d = tempfile.mkdtemp(prefix="snapshot-flushall-")
+    try:
+        master = servers(OUR_CMD.replace("--save ''", "--save '3600 1'") + " --dir %s" % d, "server")
+        populate(master.port, strings=200000)
+        r = redis.Redis(host="127.0.0.1", port=master.port)
+        p = r.pipeline(transaction=False)
+        p.bgsave()
+        p.info("persistence")
+        p.flushall()
+        p.info("persistence")
+        results = p.execute()
+        assert results[1]["rdb_bgsave_in_progress"] == 1
+        assert results[3]["rdb_bgsave_in_progress"] == 0
+        r.set("after-flushall", "1")   # unsaved: the save point needs an hour
+        # Long enough for the abandoned walk of 200k keys to have ended many times over.
+        assert wait_until(lambda: "current_save_keys_total" in r.info("persistence")
+                          and r.info("persistence")["current_save_keys_total"] == 0, 10)
+        time.sleep(0.5)
+        assert r.info("persistence")["rdb_last_bgsave_status"] == "ok"
+        real = servers("redis-server --port {port} --save '' --appendonly no --dir %s" % d, "redis")
+        assert redis.Redis(host="127.0.0.1", port=real.port).dbsize() == 0
+        master.assert_alive()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_shutdown_during_a_full_sync_saves_and_exits(servers):
     d = tempfile.mkdtemp(prefix="snapshot-shutdown-")
     try:

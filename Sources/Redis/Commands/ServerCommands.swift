@@ -18,10 +18,7 @@ let serverCommands: [(String, CommandHandler)] = [
             e.flushedDatabase(d.index)
             d.removeAllKeys()
         }
-        // With save points configured Redis writes the now empty dataset at once.
-        if !(parseSavePoints(e.config.save) ?? []).isEmpty && !e.snapshotInProgress {
-            _ = e.saveSynchronously()
-        }
+        if !(parseSavePoints(e.config.save) ?? []).isEmpty { e.saveAfterFlushAll() }
         e.dirty += 1   // FLUSHALL always propagates and counts as a change, like Redis
         e.replyOK()
     }),

@@ -124,6 +124,26 @@ extension Engine {
         }
     }
 
+    /// FLUSHALL with save points writes the now empty dataset at once, as Redis does. A
+    /// background save in progress would later put the old data back under the file's
+    /// name, so it is given up first (Redis kills its child); a save whose bytes are
+    /// already being written is let finish, so its rename lands before this one. A full
+    /// sync sharing the same snapshot job keeps it: its replicas still get their file.
+    func saveAfterFlushAll() {
+        if let bg = persistence.background {
+            if bg.writerStarted {
+                bg.wait()
+                finishBackgroundSave(bg, succeeded: bg.state.load(ordering: .acquiring) == 1)
+            } else {
+                logger.warning("Background saving abandoned: FLUSHALL saves the empty dataset instead")
+                persistence.background = nil
+                snapshotJob?.savesToDisk = false
+                if snapshotJob?.replicas.isEmpty == true { abandonSnapshotJob() }
+            }
+        }
+        _ = saveSynchronously()
+    }
+
     /// The save before exiting (SHUTDOWN, SIGTERM): done when save points are configured
     /// or `force` (SHUTDOWN SAVE), skipped with `skip` (NOSAVE). A background save still
     /// writing is waited for so its rename cannot land after this one. Returns false when
