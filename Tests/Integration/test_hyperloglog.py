@@ -357,3 +357,34 @@ def test_propagated_commands_are_the_same_as_redis(server, reference):
     ours, theirs = propagated(server.port), propagated(reference.port)
     assert ours == theirs
     assert ["PFCOUNT", "h"] in ours and ["PFDEBUG", "TODENSE", "m"] in ours
+
+
+def test_ours_as_replica_of_a_real_master_ends_with_the_same_bytes():
+    d = tempfile.mkdtemp(prefix="hll-master-")
+    master = Server("redis-server --port {port} --save '' --appendonly no --dir %s" % d, "reference").start()
+    replica = None
+    try:
+        with RawConn(master.port) as c:
+            c.call("PFADD", "before", *elements("b", 0, 800))          # in the full sync
+        replica = Server(_server_cmd() + " --replicaof 127.0.0.1 %d" % master.port, "server").start()
+        assert wait_until(lambda: info(replica.port, "replication").get("master_link_status") == "up", 10), \
+            replica.log_tail()
+        with RawConn(master.port) as c:
+            fill(c)
+            c.call("PFADD", "before", "x")
+            c.call("PFCOUNT", "before")
+            c.call("PFADD", "todense", "a")
+            c.call("PFDEBUG", "TODENSE", "todense")
+
+        def in_sync():
+            m = info(master.port, "replication")["master_repl_offset"]
+            return info(replica.port, "replication").get("slave_repl_offset") == m
+        assert wait_until(in_sync, 10)
+        with RawConn(master.port) as m, RawConn(replica.port) as r:
+            for k in KEYS + ("before", "todense"):
+                assert m.call("GET", k) == r.call("GET", k), k
+    finally:
+        if replica is not None:
+            replica.stop()
+        master.stop()
+        subprocess.run(["rm", "-rf", d])
