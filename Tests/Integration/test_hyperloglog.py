@@ -6,7 +6,6 @@ sparse-to-dense promotion (by register value and by hll-sparse-max-bytes), merge
 cached cardinality in the header. HLL bytes made by Redis are SET into ours and counted the
 same; RDB files and replication carry them both ways unchanged.
 """
-import os
 import subprocess
 import tempfile
 import time
@@ -15,7 +14,7 @@ import pytest
 
 from conftest import Server, _server_cmd, _reference_cmd
 from resp import RawConn, encode, parse
-from test_differential import compare, run
+from test_differential import compare
 
 
 def elements(prefix, start, stop):
