@@ -69,6 +69,7 @@ final class CommandTable {
             stringCommands,
             bitmapCommands,
             memoryCommands,
+            hyperLogLogCommands,
             persistenceCommands,
             listCommands,
             hashCommands,

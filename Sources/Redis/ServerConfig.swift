@@ -316,6 +316,7 @@ struct ConfigParameter {
         limit("list-compress-depth", max: Int(Int32.max), \.listCompressDepth),
         limit("stream-node-max-bytes", memory: true, \.streamNodeMaxBytes),
         limit("stream-node-max-entries", \.streamNodeMaxEntries),
+        limit("hll-sparse-max-bytes", memory: true, \.hllSparseMaxBytes),
     ]
 }
 

@@ -26,6 +26,9 @@ struct EncodingLimits {
     /// stream-node-max-bytes / stream-node-max-entries (0: no limit of that kind).
     var streamNodeMaxBytes = 4096
     var streamNodeMaxEntries = 100
+    /// hll-sparse-max-bytes: the longest a sparse HyperLogLog string grows before it is
+    /// turned dense.
+    var hllSparseMaxBytes = 3000
 
     /// The intset limit as t_set.c applies it: at most 2^30 entries whatever the setting.
     @inline(__always) var effectiveSetMaxIntsetEntries: Int { min(setMaxIntsetEntries, 1 << 30) }
