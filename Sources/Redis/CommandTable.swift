@@ -65,6 +65,7 @@ final class CommandTable {
             serverCommands,
             clientCommands,
             keyCommands,
+            geoCommands,
             expireCommands,
             stringCommands,
             bitmapCommands,
