@@ -66,6 +66,7 @@ final class CommandTable {
             clientCommands,
             keyCommands,
             geoCommands,
+            sortCommands,
             expireCommands,
             stringCommands,
             bitmapCommands,

@@ -793,6 +793,12 @@ final class SortedSetValue: KeyspaceObject {
 
     // MARK: skiplist representation
 
+    /// SORT turns a packed set into a skiplist for good before reading it (sortCommandGeneric's
+    /// zsetConvert), which OBJECT ENCODING shows afterwards.
+    func convertToSkiplistForSort() {
+        if isPacked { convertToSkiplist(expectedCount: count) }
+    }
+
     /// Moves the packed elements into a new skiplist (zsetConvert).
     private func convertToSkiplist(expectedCount: Int) {
         precondition(isPacked)
