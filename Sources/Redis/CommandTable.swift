@@ -67,6 +67,7 @@ final class CommandTable {
             keyCommands,
             geoCommands,
             sortCommands,
+            dumpRestoreCommands,
             expireCommands,
             stringCommands,
             bitmapCommands,
