@@ -41,7 +41,7 @@ final class Command {
 
     private static func writtenKey(of name: String) -> Int? {
         switch name {
-        case "zrangestore", "sinterstore", "sunionstore", "sdiffstore": return 1
+        case "zrangestore", "sinterstore", "sunionstore", "sdiffstore", "geosearchstore": return 1
         case "copy", "bitop": return 2
         default: return nil
         }

@@ -180,3 +180,28 @@ def random_case(seed):
 @pytest.mark.parametrize("seed", range(10))
 def test_geo_random(server, reference, seed):
     assert compare(server, reference, random_case(seed))
+
+
+def test_watch_sees_only_the_written_key(server, reference):
+    """GEOSEARCHSTORE, GEORADIUS STORE and SORT STORE change only their destination: a
+    WATCH on the source holds, one on the destination fails, as with redis-server."""
+    from test_zsets import watch_outcomes
+    search = ("GEOSEARCHSTORE", "dst", "src", "FROMLONLAT", "0", "0", "BYRADIUS", "1000", "km")
+    radius = ("GEORADIUS", "src", "0", "0", "1000", "km", "STORE", "dst")
+    cases = [("src", search), ("dst", search), ("src", radius), ("dst", radius),
+             ("src", ("SORT", "src", "BY", "nosort", "STORE", "dst")), ("dst", ("SORT", "src", "STORE", "dst")),
+             ("dst", ("GEOSEARCHSTORE", "dst", "src", "FROMLONLAT", "90", "0", "BYRADIUS", "1", "km")),
+             ("src", ("GEOADD", "src", "1", "1", "x"))]
+    assert watch_outcomes(server, cases) == watch_outcomes(reference, cases)
+
+
+def test_ties_under_count(server, reference):
+    """Members at one position are at equal distances: their order under COUNT is the order
+    Redis's partial quicksort leaves them in."""
+    steps = [("FLUSHALL",), ("GEOADD", "g", *[x for i in range(30) for x in ("10", "10", "m%02d" % i)]),
+             ("GEOADD", "g", *[x for i in range(30) for x in ("10.001", "10", "n%02d" % i)])]
+    for n in ("1", "2", "5", "7", "10", "29", "40", "59", "60"):
+        steps.append(("GEOSEARCH", "g", "FROMLONLAT", "10", "10", "BYRADIUS", "10", "km", "COUNT", n))
+        steps.append(("GEOSEARCH", "g", "FROMLONLAT", "10", "10", "BYRADIUS", "10", "km", "COUNT", n, "DESC"))
+    steps.append(("GEOSEARCH", "g", "FROMLONLAT", "10", "10", "BYRADIUS", "10", "km", "ASC"))
+    assert compare(server, reference, steps)

@@ -306,10 +306,18 @@ extension Engine {
             return
         }
         let returned = count == 0 || matches.count < count ? matches.count : count
-        if sort == 1 {
-            matches.sort { $0.distance < $1.distance }
-        } else if sort == 2 {
-            matches.sort { $0.distance > $1.distance }
+        if sort != 0 {
+            // sort_gp_asc / sort_gp_desc: qsort (glibc's merge sort, stable) for the whole
+            // result, pqsort when COUNT keeps fewer, as Redis does.
+            let descending = sort == 2
+            if returned == matches.count {
+                if descending { matches.sort { $0.distance > $1.distance } } else { matches.sort { $0.distance < $1.distance } }
+            } else {
+                partialQuickSort(&matches, 0, returned - 1) { x, y in
+                    let c = x.distance > y.distance ? 1 : (x.distance == y.distance ? 0 : -1)
+                    return descending ? -c : c
+                }
+            }
         }
 
         guard let storeKey else {

@@ -191,7 +191,7 @@ extension Engine {
             }
             let byPattern = sortBy != nil
             let isAlpha = alpha
-            items.sort { x, y in
+            let order = { (x: SortItem, y: SortItem) -> Int in
                 var c: Int
                 if !isAlpha {
                     c = x.score > y.score ? 1 : (x.score < y.score ? -1 : compareBytes(x.element, y.element))
@@ -205,7 +205,13 @@ extension Engine {
                 } else {
                     c = compareBytes(x.element, y.element)
                 }
-                return (desc ? -c : c) < 0
+                return desc ? -c : c
+            }
+            // Redis uses pqsort for BY with a LIMIT that cuts, glibc's (stable) qsort otherwise.
+            if byPattern && (start != 0 || end != items.count - 1) {
+                partialQuickSort(&items, start, end, order)
+            } else {
+                items.sort { order($0, $1) < 0 }
             }
         }
 
