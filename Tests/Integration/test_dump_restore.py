@@ -110,7 +110,8 @@ def test_errors_match_redis(server, reference):
         ("RESTORE", "n", "0", payload, "FREQ", "5", "IDLETIME", "5"), ("RESTORE", "n", "0", payload, "IDLETIME"),
         ("RESTORE", "n", "0", payload, "IDLETIME", "10"), ("RESTORE", "n2", "0", payload, "FREQ", "100", "REPLACE"),
         ("RESTORE", "n3", "1", payload, "ABSTTL"), ("EXISTS", "n3"), ("RESTORE", "k", "1", payload, "ABSTTL", "REPLACE"),
-        ("EXISTS", "k"), ("LRANGE", "n", "0", "-1"), ("LRANGE", "n2", "0", "-1"), ("DUMP",), ("RESTORE", "n"),
+        ("EXISTS", "k"), ("RESTORE", "huge", "9223372036854775807", payload), ("EXISTS", "huge"),
+        ("RESTORE", "huge2", "9223372036854775807", payload, "ABSTTL"), ("EXISTS", "huge2"), ("LRANGE", "n", "0", "-1"), ("LRANGE", "n2", "0", "-1"), ("DUMP",), ("RESTORE", "n"),
     ]
     compare(server, reference, steps)
 

@@ -129,6 +129,21 @@ CASES = {
     ],
 }
 
+CASES["extremes"] = [
+    ("FLUSHALL",), ("GEOADD", "g", *PLACES),
+    ("GEOSEARCH", "g", "FROMLONLAT", "0", "0", "BYRADIUS", "inf", "km", "ASC"),
+    ("GEOSEARCH", "g", "FROMLONLAT", "0", "0", "BYRADIUS", "1e300", "km", "DESC"),
+    ("GEOSEARCH", "g", "FROMLONLAT", "0", "0", "BYBOX", "1e300", "inf", "m", "ASC"),
+    ("GEOSEARCH", "g", "FROMLONLAT", "0", "0", "BYBOX", "0", "0", "m"),
+    ("GEOSEARCH", "g", "FROMMEMBER", "origin", "BYRADIUS", "0", "m", "WITHCOORD"),
+    ("GEOSEARCH", "g", "FROMMEMBER", "edge2", "BYRADIUS", "30000", "km", "ASC", "WITHDIST"),
+    ("GEOSEARCH", "g", "FROMLONLAT", "180", "85.05112878", "BYBOX", "40000", "100", "km", "ASC"),
+    ("GEOSEARCH", "g", "FROMLONLAT", "-180", "-85.05112878", "BYRADIUS", "5000", "km", "ASC"),
+    ("GEOSEARCH", "g", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km", "COUNT", "9223372036854775807"),
+    ("GEOSEARCH", "g", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km", "COUNT", "9223372036854775808"),
+    ("GEORADIUS", "g", "0", "0", "20000", "km", "COUNT", "3", "DESC", "WITHDIST", "WITHHASH"),
+]
+
 RESP3_CASES = ["geoadd_and_positions", "georadius", "geosearch"]
 
 

@@ -133,7 +133,7 @@ extension Engine {
 
         var deleted = false
         if replace { deleted = deleteKey(key) }
-        if ttl != 0 && !absTTL { ttl += Int(now) }
+        if ttl != 0 && !absTTL { ttl &+= Int(now) }  // wraps like C; a wrapped time counts as past
         // checkAlreadyExpired: a replica keeps the key for its master's DEL.
         if ttl != 0 && ttl <= now && !replication.followsMaster {
             if deleted { propagateInstead([Array("DEL".utf8), Array(key)]) }

@@ -103,7 +103,7 @@ extension Engine {
         if dirty != before { propagateInstead(parts) }
     }
 
-    /// The score of `member` in the sorted set at `key`; `.wrongType` after WRONGTYPE.
+    /// The sorted set at `key` (nil when missing), and whether WRONGTYPE was replied.
     private func geoSet(_ key: UnsafeRawBufferPointer) -> (SortedSetValue?, Bool) {
         var wrong = false
         let z = sortedSetForRead(key, wrongType: &wrong)
