@@ -47,6 +47,8 @@ public final class Engine: @unchecked Sendable {
     public private(set) var shutdownRequested = false
     /// DEBUG SET-ACTIVE-EXPIRE: tests turn the active cycle off to observe lazy expiry.
     var activeExpireEnabled = true
+    /// CLIENT PAUSE and the failover's write pause (ClientPause.swift).
+    var pause = ClientPauseState()
     var peakMemory = 0
     /// 40 hex characters, new each start (run_id, and master_replid until replication).
     let runID: String
@@ -361,7 +363,9 @@ public final class Engine: @unchecked Sendable {
     /// and the instantaneous-ops samples.
     private func cron() {
         now = wallClockMilliseconds()
-        if activeExpireEnabled && replication.master == nil { activeExpireCycle() }   // a replica waits for DELs
+        clientPauseCron()
+        // A replica waits for DELs; a paused server expires nothing.
+        if activeExpireEnabled && replication.master == nil && pause.kind == .off { activeExpireCycle() }
         persistenceCron()
         replicaCron()
         for d in databases {

@@ -21,6 +21,11 @@ let clientCommands: [(String, CommandHandler)] = [
         e.replyBulk(line)
     }),
     ("client|kill", { $0.clientKill($1) }),
+    ("client|pause", { $0.clientPause($1) }),
+    ("client|unpause", { e, _ in
+        e.unpauseClients(.clientCommand)
+        e.replyOK()
+    }),
     ("client|help", { e, _ in
         e.replyHelp("CLIENT", [
             "GETNAME",
