@@ -364,6 +364,7 @@ public final class Engine: @unchecked Sendable {
     private func cron() {
         now = wallClockMilliseconds()
         clientPauseCron()
+        updateFailoverStatus()
         // A replica waits for DELs; a paused server expires nothing.
         if activeExpireEnabled && replication.master == nil && pause.kind == .off { activeExpireCycle() }
         persistenceCron()

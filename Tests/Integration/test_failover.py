@@ -149,3 +149,147 @@ def test_pause_stops_expiry(servers):
     call(srv, "CLIENT", "UNPAUSE")
     assert call(srv, "GET", "e") == b"$-1\r\n"
     wait_until(lambda: call(srv, "DBSIZE") == b":0\r\n", what="expired key deleted after unpause")
+
+
+# ---------------------------------------------------------------- FAILOVER
+
+def role(srv):
+    with srv.conn() as c:
+        return parse(c.call("ROLE"))[0].decode()
+
+
+def pair(servers, master_kind, replica_kind):
+    """A master and a replica of it, synced, each ours or a real redis-server."""
+    master = start_ours(servers) if master_kind == "ours" else start_real(servers)
+    extra = " --replicaof 127.0.0.1 %d" % master.port
+    replica = start_ours(servers, extra) if replica_kind == "ours" else start_real(servers, extra)
+    wait_until(lambda: link_up(replica), what="replica link up")
+    wait_until(lambda: info(master).get("slave0", "").find("state=online") >= 0, what="replica online")
+    return master, replica
+
+
+def caught_up(master, replica):
+    return info(master)["master_repl_offset"] == info(replica)["master_repl_offset"]
+
+
+COMBINATIONS = [("ours", "ours"), ("ours", "real"), ("real", "ours")]
+
+
+@pytest.mark.parametrize("master_kind,replica_kind", COMBINATIONS, ids=lambda k: k)
+def test_failover_swaps_roles_with_partial_resync(servers, master_kind, replica_kind):
+    master, replica = pair(servers, master_kind, replica_kind)
+    for i in range(50):
+        call(master, "RPUSH", "list", str(i))
+    call(master, "SET", "s", "v")
+    call(master, "HSET", "h", "f", "1")
+    wait_until(lambda: caught_up(master, replica), what="replica caught up")
+    before_ok = int(info(replica, "stats")["sync_partial_ok"])
+    assert call(master, "FAILOVER") == b"+OK\r\n"
+    wait_until(lambda: role(replica) == "master" and role(master) == "slave" and link_up(master),
+               timeout=15, what="roles swapped")
+    wait_until(lambda: info(master)["master_failover_state"] == "no-failover", what="failover done")
+    assert info(master)["master_port"] == str(replica.port)
+    # The old master continued from the new master's backlog: no full resync.
+    assert int(info(replica, "stats")["sync_partial_ok"]) == before_ok + 1
+    assert info(replica)["master_failover_state"] == "no-failover"
+    # Data identical, and the new master's writes reach the old one.
+    assert call(replica, "SET", "after", "x") == b"+OK\r\n"
+    wait_until(lambda: call(master, "GET", "after") == b"$1\r\nx\r\n", what="write propagated to old master")
+    for srv in (master, replica):
+        assert call(srv, "LRANGE", "list", "0", "-1") == call(replica, "LRANGE", "list", "0", "-1")
+        assert call(srv, "LLEN", "list") == b":50\r\n"
+        assert call(srv, "GET", "s") == b"$1\r\nv\r\n"
+        assert call(srv, "HGET", "h", "f") == b"$1\r\n1\r\n"
+    # Writes on the old master are refused now: it is a read-only replica.
+    assert call(master, "SET", "x", "1").startswith(b"-READONLY")
+
+
+@pytest.mark.parametrize("master_kind", ["ours", "real"])
+def test_failover_to_named_replica(servers, master_kind):
+    master, replica = pair(servers, master_kind, "ours")
+    assert call(master, "FAILOVER", "TO", "127.0.0.1", str(replica.port)) == b"+OK\r\n"
+    wait_until(lambda: role(replica) == "master" and role(master) == "slave" and link_up(master),
+               timeout=15, what="roles swapped")
+
+
+def failover_errors(master, replica):
+    """Replies to FAILOVER misuse on a master with one online replica and on the replica."""
+    out = []
+    for args in [("FAILOVER", "ABORT"), ("FAILOVER", "BOGUS"), ("FAILOVER", "TIMEOUT", "0"),
+                 ("FAILOVER", "TIMEOUT", "-5"), ("FAILOVER", "TIMEOUT", "abc"), ("FAILOVER", "TO", "127.0.0.1", "x"),
+                 ("FAILOVER", "TO", "127.0.0.1"), ("FAILOVER", "FORCE"), ("FAILOVER", "FORCE", "TIMEOUT", "10"),
+                 ("FAILOVER", "TO", "127.0.0.1", "1", "FORCE"), ("FAILOVER", "TO", "127.0.0.1", "1"),
+                 ("FAILOVER", "TIMEOUT", "5", "TIMEOUT", "6"), ("FAILOVER", "FORCE", "FORCE"),
+                 ("FAILOVER", "ABORT", "TIMEOUT", "5")]:
+        out.append((args, call(master, *args)))
+    out.append((("replica", "FAILOVER"), call(replica, "FAILOVER")))
+    out.append((("replica", "FAILOVER ABORT"), call(replica, "FAILOVER", "ABORT")))
+    return out
+
+
+def test_failover_errors_match_redis(servers):
+    ours = failover_errors(*pair(servers, "ours", "ours"))
+    theirs = failover_errors(*pair(servers, "real", "real"))
+    assert ours == theirs
+    lone_ours, lone_real = start_ours(servers), start_real(servers)
+    assert call(lone_ours, "FAILOVER") == call(lone_real, "FAILOVER") == b"-ERR FAILOVER requires connected replicas.\r\n"
+
+
+def start_lagging_failover(servers, master_kind, *failover_args):
+    """A failover that cannot finish soon: the (real) replica sleeps, so it does not
+    acknowledge the write made just before FAILOVER."""
+    master, replica = pair(servers, master_kind, "real")
+    call(replica, "CONFIG", "SET", "repl-timeout", "60")
+    sleeper = replica.conn(timeout=30)
+    sleeper.send(encode("DEBUG", "SLEEP", "3"))
+    time.sleep(0.2)
+    call(master, "SET", "k", "1")
+    assert call(master, "FAILOVER", *failover_args) == b"+OK\r\n"
+    assert info(master)["master_failover_state"] == "waiting-for-sync"
+    return master, replica, sleeper
+
+
+@pytest.mark.parametrize("master_kind", ["ours", "real"])
+def test_failover_abort_releases_writes(servers, master_kind):
+    master, replica, sleeper = start_lagging_failover(servers, master_kind)
+    with master.conn() as w:
+        w.send(encode("SET", "k", "2"))
+        time.sleep(0.3)
+        assert call(master, "GET", "k") == b"$1\r\n1\r\n", "write ran during the failover's pause"
+        assert call(master, "FAILOVER") == b"-ERR FAILOVER already in progress.\r\n"
+        assert call(master, "REPLICAOF", "NO", "ONE") == b"-ERR REPLICAOF not allowed while failing over.\r\n"
+        assert call(master, "FAILOVER", "ABORT") == b"+OK\r\n"
+        assert w.read_reply() == b"+OK\r\n"
+    assert info(master)["master_failover_state"] == "no-failover"
+    assert role(master) == "master"
+    sleeper.close()
+
+
+@pytest.mark.parametrize("master_kind", ["ours", "real"])
+def test_failover_timeout_gives_up(servers, master_kind):
+    master, replica, sleeper = start_lagging_failover(servers, master_kind, "TIMEOUT", "500")
+    wait_until(lambda: info(master)["master_failover_state"] == "no-failover", timeout=2.5,
+               what="failover timed out")
+    assert role(master) == "master"
+    assert call(master, "SET", "k", "3") == b"+OK\r\n"
+    sleeper.close()
+
+
+@pytest.mark.parametrize("master_kind", ["ours", "real"])
+def test_failover_force_after_timeout(servers, master_kind):
+    """FORCE fails over at the deadline even though the target never acknowledged the last
+    write; the old master then follows the target's data, whatever it lost."""
+    master, replica = pair(servers, master_kind, "real")
+    sleeper = replica.conn(timeout=30)
+    sleeper.send(encode("DEBUG", "SLEEP", "2"))
+    time.sleep(0.2)
+    call(master, "SET", "k", "1")
+    assert call(master, "FAILOVER", "TO", "127.0.0.1", str(replica.port), "TIMEOUT", "300", "FORCE") == b"+OK\r\n"
+    assert info(master)["master_failover_state"] == "waiting-for-sync"
+    wait_until(lambda: role(replica) == "master" and role(master) == "slave" and link_up(master),
+               timeout=15, what="forced failover")
+    assert info(master)["master_failover_state"] == "no-failover"
+    call(replica, "SET", "after", "1")
+    wait_until(lambda: call(master, "GET", "after") == b"$1\r\n1\r\n", what="old master follows")
+    assert call(master, "GET", "k") == call(replica, "GET", "k")
+    sleeper.close()

@@ -384,7 +384,9 @@ extension Engine {
                     sendToMaster(link, ["PSYNC", "?", "-1"])
                 } else {
                     logger.notice("Trying a partial resynchronization (request \(link.replID):\(link.offset + 1)).")
-                    sendToMaster(link, ["PSYNC", link.replID, String(link.offset + 1)])
+                    // A failover hands the master role to the target along with this PSYNC.
+                    sendToMaster(link, ["PSYNC", link.replID, String(link.offset + 1)]
+                        + (replication.failover.phase == .inProgress ? ["FAILOVER"] : []))
                 }
             case .psync:
                 // The master may send empty lines before its reply to keep the link alive.
@@ -415,6 +417,7 @@ extension Engine {
             link.payloadSize = -2
             link.state = .transfer
             link.syncStartUnix = now
+            failoverPSYNCAnswered(accepted: true)
             return
         }
         if words.first == "+CONTINUE" {
@@ -426,12 +429,17 @@ extension Engine {
             logger.notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.")
             linkUp(link)
             replicaAdoptMasterID(link.replID, offset: link.offset, fullSync: false)
+            failoverPSYNCAnswered(accepted: true)
             return
         }
         if line.hasPrefix("-NOMASTERLINK") || line.hasPrefix("-LOADING") {
             logger.notice("Master is currently unable to PSYNC but should be in the future: \(line)")
         } else {
             logger.warning("Unexpected reply to PSYNC from master: \(line)")
+        }
+        if replication.failover.phase == .inProgress {
+            failoverPSYNCAnswered(accepted: false)
+            return
         }
         abandonLink(link)
     }
