@@ -6,7 +6,8 @@ import Reactor
 /// restrictive kind of those not expired, until the furthest deadline among those of that
 /// kind. A paused command is not refused: its client keeps it in `pausedRequest` (and
 /// queues what follows in `heldRequests`, as a blocked client does) and runs it when the
-/// pause ends. Replicas' connections and the master's stream are never paused. While any
+/// pause ends. Replicas' connections are never paused; the master's stream is, as in
+/// Redis 7.0, by stopping before the paused command (`holdsMasterStream`). While any
 /// pause is in force keys are not expired (they read as missing but stay, so a replica
 /// and its master agree) and the active expiry cycle does not run.
 struct ClientPauseState {
@@ -23,6 +24,8 @@ struct ClientPauseState {
     var purposes: [(kind: Kind, end: Int64)?] = [nil, nil]
     /// Clients holding a paused command, resumed in pause order.
     var waiting: [Client] = []
+    /// The master's stream stopped before a paused command.
+    var holdsMasterStream = false
 }
 
 extension Engine {
@@ -104,9 +107,21 @@ extension Engine {
 
     /// Whether dispatch must hold `cmd` for `c` now (Redis's processCommand check:
     /// everything under ALL; under WRITE, writes, may-replicate commands, and EXEC of a
-    /// transaction that queued one). Never the master's stream or a replica's link.
+    /// transaction that queued one). Never a replica's link; the master's stream is
+    /// checked before it reaches dispatch (`masterCommandPaused`).
     func pausesCommand(_ c: Client, _ cmd: Command) -> Bool {
         if c.replicaLink != nil || replication.master?.client === c { return false }
+        return pauseHolds(c, cmd)
+    }
+
+    /// Whether the master's next command must wait for the pause to end.
+    func masterCommandPaused(_ c: Client, _ args: Arguments) -> Bool {
+        guard var cmd = commands.find(args[0]) else { return pause.kind == .all }
+        if cmd.isContainer && args.count >= 2, let sub = cmd.subcommandLookup?.find(args[1]) { cmd = sub }
+        return pauseHolds(c, cmd)
+    }
+
+    private func pauseHolds(_ c: Client, _ cmd: Command) -> Bool {
         if pause.kind == .all { return true }
         if cmd.pausedByWrites { return true }
         if cmd.isExec, let m = c.multiState, m.active {
@@ -135,6 +150,10 @@ extension Engine {
             out.pointee.open(token: c.token)
             request.withArguments { execute(c, $0) }
             if c.pausedRequest == nil && c.blockState == nil { resumeHeldRequests(c) }
+        }
+        if pause.holdsMasterStream {
+            pause.holdsMasterStream = false
+            resumeMasterStream()
         }
         client = savedClient
         out = savedOut

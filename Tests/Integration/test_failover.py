@@ -293,3 +293,26 @@ def test_failover_force_after_timeout(servers, master_kind):
     wait_until(lambda: call(master, "GET", "after") == b"$1\r\n1\r\n", what="old master follows")
     assert call(master, "GET", "k") == call(replica, "GET", "k")
     sleeper.close()
+
+
+@pytest.mark.parametrize("replica_kind", ["ours", "real"])
+def test_pause_write_on_replica_holds_master_stream(servers, replica_kind):
+    """Redis 7.0 pauses the master's client too: a replica under CLIENT PAUSE WRITE
+    applies its master's writes only once the pause ends, in order."""
+    master = start_real(servers)
+    extra = " --replicaof 127.0.0.1 %d" % master.port
+    replica = start_ours(servers, extra) if replica_kind == "ours" else start_real(servers, extra)
+    wait_until(lambda: link_up(replica), what="link up")
+    call(master, "SET", "before", "1")
+    wait_until(lambda: call(replica, "GET", "before") == b"$1\r\n1\r\n", what="first write applied")
+    assert call(replica, "CLIENT", "PAUSE", "20000", "WRITE") == b"+OK\r\n"
+    call(master, "SET", "during", "pause")
+    call(master, "RPUSH", "l", "a", "b")
+    time.sleep(0.5)
+    assert call(replica, "GET", "during") == b"$-1\r\n"
+    assert link_up(replica)
+    assert call(replica, "CLIENT", "UNPAUSE") == b"+OK\r\n"
+    wait_until(lambda: call(replica, "LRANGE", "l", "0", "-1") == b"*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+               what="held stream applied after UNPAUSE")
+    assert call(replica, "GET", "during") == b"$5\r\npause\r\n"
+    wait_until(lambda: caught_up(master, replica), what="offsets equal")

@@ -565,6 +565,7 @@ extension Engine {
             let outcome = link.parser.parse(link.input.readableBytes, into: &sink)
             _ = link.ring.publish()
             var position = link.offset
+            var paused = false
             while let (kind, payload) = link.ring.peek() {
                 let base = payload.baseAddress!
                 var block: UnsafeMutableRawPointer?
@@ -572,13 +573,29 @@ extension Engine {
                     block = UnsafeMutableRawPointer(bitPattern: UInt(base.load(fromByteOffset: 8, as: UInt64.self)))
                 }
                 let args = Arguments(encoding: block.map { UnsafeRawPointer($0) } ?? base + 8)
-                let size = encodedSize(args)
-                applyMasterCommand(link, c, args, offsetBefore: position)
-                position += Int64(size)
+                if !paused && pause.kind != .off && args.count > 0 && masterCommandPaused(c, args) { paused = true }
+                if !paused {
+                    let size = encodedSize(args)
+                    applyMasterCommand(link, c, args, offsetBefore: position)
+                    position += Int64(size)
+                }
                 if let block { free(block) }
                 link.ring.advance()
             }
             link.ring.release()
+            if paused {
+                // CLIENT PAUSE holds the master's stream too (Redis blocks its client): keep
+                // the bytes from the paused command on, and parse them again on resume.
+                let applied = Int(position - link.offset)
+                if applied > 0 {
+                    replicaForward(UnsafeRawBufferPointer(rebasing: link.input.readableBytes[0..<applied]))
+                    link.offset = position
+                    link.input.consume(applied)
+                }
+                link.parser = RESPParser(limits: config.protocolLimits, authenticated: true)
+                pause.holdsMasterStream = true
+                return
+            }
             if outcome.consumed > 0 {
                 replicaForward(UnsafeRawBufferPointer(rebasing: link.input.readableBytes[0..<outcome.consumed]))
                 link.offset += Int64(outcome.consumed)
@@ -595,6 +612,12 @@ extension Engine {
                 return
             }
         }
+    }
+
+    /// The pause that stopped the master's stream ended: apply what waits.
+    func resumeMasterStream() {
+        guard let link = replication.master, link.state == .connected else { return }
+        applyStream(link)
     }
 
     /// Runs one command of the stream as the master client.
