@@ -184,6 +184,7 @@ final class CommandTable {
         }
         // CLIENT PAUSE holds the command, before MULTI queues it, as Redis does.
         if e.pause.kind != .off && !e.transactions.executingTransaction && e.pausesCommand(c, cmd) {
+            c.lastCommand = cmd   // CLIENT LIST shows the paused command, as Redis does
             e.holdPausedCommand(c, args)
             return
         }

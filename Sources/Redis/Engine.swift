@@ -330,6 +330,7 @@ public final class Engine: @unchecked Sendable {
     func clientWillClose(_ c: Client) {
         if c.multiState != nil { transactionsClientClosed(c) }
         if c.blockState != nil { blockingClientClosed(c) }
+        if c.pausedRequest != nil { pause.waiting.removeAll { $0 === c } }
         if c.subscriptions != nil { pubsubClientClosed(c) }
         if c.replicaLink != nil {
             replicationClientClosed(c)

@@ -316,3 +316,19 @@ def test_pause_write_on_replica_holds_master_stream(servers, replica_kind):
                what="held stream applied after UNPAUSE")
     assert call(replica, "GET", "during") == b"$5\r\npause\r\n"
     wait_until(lambda: caught_up(master, replica), what="offsets equal")
+
+
+def test_paused_client_shows_as_blocked(servers):
+    """Redis blocks a paused client: INFO counts it in blocked_clients, CLIENT LIST shows
+    flags=b and the command it waits with."""
+    srv = start_ours(servers)
+    call(srv, "CLIENT", "PAUSE", "20000", "WRITE")
+    with srv.conn() as w:
+        w.send(encode("SET", "x", "1"))
+        time.sleep(0.2)
+        assert info(srv, "clients")["blocked_clients"] == "1"
+        lines = parse(call(srv, "CLIENT", "LIST")).decode().splitlines()
+        assert any(" flags=b " in l and " cmd=set " in l for l in lines), lines
+        call(srv, "CLIENT", "UNPAUSE")
+        assert w.read_reply() == b"+OK\r\n"
+    assert info(srv, "clients")["blocked_clients"] == "0"
