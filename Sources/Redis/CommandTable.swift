@@ -115,7 +115,7 @@ final class CommandTable {
             c.touchesArbitraryKeys = c.name == "scan" || c.name == "randomkey"
             for s in [c] + c.subcommands {
                 s.pausedByWrites = s.flags.contains(.write)
-                    || ["eval", "evalsha", "fcall", "publish", "spublish", "pfcount", "script|load", "script|flush"].contains(s.name)
+                    || ["eval", "evalsha", "fcall", "publish", "spublish", "pfcount"].contains(s.name)
             }
         }
     }

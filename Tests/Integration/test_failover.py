@@ -332,3 +332,16 @@ def test_paused_client_shows_as_blocked(servers):
         call(srv, "CLIENT", "UNPAUSE")
         assert w.read_reply() == b"+OK\r\n"
     assert info(srv, "clients")["blocked_clients"] == "0"
+
+
+@pytest.mark.parametrize("args,held", [
+    (("PFCOUNT", "h"), True), (("PUBLISH", "c", "m"), True), (("SPUBLISH", "c", "m"), True),
+    (("PFADD", "h", "a"), True), (("FLUSHALL",), True), (("XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"), True),
+    (("PING",), False), (("SAVE",), False), (("GET", "k"), False), (("INFO", "server"), False),
+], ids=lambda v: " ".join(v) if isinstance(v, tuple) else str(v))
+def test_which_commands_write_pause_holds(servers, args, held):
+    """Redis 7.0 holds writes and may-replicate commands (PUBLISH, SPUBLISH, PFCOUNT)."""
+    srv = start_ours(servers)
+    call(srv, "CLIENT", "PAUSE", "400", "WRITE")
+    _, took = timed_call(srv, *args)
+    assert (took >= 0.25) == held, "%s took %.3fs" % (args, took)
