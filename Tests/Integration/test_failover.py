@@ -345,3 +345,14 @@ def test_which_commands_write_pause_holds(servers, args, held):
     call(srv, "CLIENT", "PAUSE", "400", "WRITE")
     _, took = timed_call(srv, *args)
     assert (took >= 0.25) == held, "%s took %.3fs" % (args, took)
+
+
+def test_psync_failover_with_foreign_replid_is_refused(servers):
+    """A replica promotes itself only for PSYNC FAILOVER naming its own replication id."""
+    replies = []
+    for kind in ("ours", "real"):
+        master, replica = pair(servers, "real", kind)
+        with replica.conn() as c:
+            replies.append(c.call("PSYNC", "0123456789012345678901234567890123456789", "1", "FAILOVER"))
+        assert role(replica) == "slave" and link_up(replica)
+    assert replies[0] == replies[1] == b"-ERR PSYNC FAILOVER replid must match my replid.\r\n"
