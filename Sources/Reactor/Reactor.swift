@@ -594,7 +594,10 @@ public final class Reactor: @unchecked Sendable {
         }
         if consumed {
             ring.release()
-            engineDoorbell.ring()   // the engine may be waiting for reply space
+            // Pairs with the fence in the engine's prepareToSleep: it announces that it
+            // waits for reply space, then re-checks the space; we free it, then load this.
+            atomicMemoryFence(ordering: .sequentiallyConsistent)
+            if channel.engineWantsReplySpace.load(ordering: .relaxed) { engineDoorbell.ring() }
         }
     }
 

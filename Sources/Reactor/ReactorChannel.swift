@@ -17,6 +17,11 @@ public final class ReactorChannel: @unchecked Sendable {
     /// `Doorbell.prepareToSleep`; the engine fences between freeing space and loading this,
     /// so either the reactor sees the space or the engine sees the flag (Dekker).
     public let wantsRequestSpace = Atomic<Bool>(false)
+    /// The same the other way: set by the engine before it sleeps with replies for this
+    /// reactor that did not fit in `replies`; the reactor rings the engine's doorbell after
+    /// draining replies only then. (Ringing after every drain woke a sleeping engine with
+    /// nothing to do once per round trip.) Same fence pairing as `wantsRequestSpace`.
+    public let engineWantsReplySpace = Atomic<Bool>(false)
     public let slotCapacity: Int
     /// Per-slot gauges written by the reactor (relaxed) and read by the engine.
     public let slotStats: UnsafeMutablePointer<SlotStats>

@@ -79,6 +79,8 @@ public final class Engine: @unchecked Sendable {
     var persistence = PersistenceState()
     /// The snapshot being taken between batches (full sync, BGSAVE), if any.
     var snapshotJob: SnapshotJob?
+    /// Per reactor: the last value stored in its channel's `engineWantsReplySpace`.
+    private lazy var replySpaceAnnounced = [Bool](repeating: false, count: channels.count)
 
     public init(channels: [ReactorChannel], doorbell: Doorbell, settings: ReactorSettings, config: ServerConfig,
                 logger: Logger) {
@@ -128,6 +130,7 @@ public final class Engine: @unchecked Sendable {
             // Nothing to do: announce the sleep, then look once more, so that a request
             // published between the last look and the announcement is not missed (the
             // doorbell's fences pair with the reactor's publish-then-ring).
+            announceReplySpaceWanted()
             doorbell.prepareToSleep()
             if hasWork() {
                 doorbell.awake()
@@ -158,6 +161,18 @@ public final class Engine: @unchecked Sendable {
             flushReplies(reactor: r)
         }
         return worked
+    }
+
+    /// Before sleeping: tells each reactor whether replies for it wait for ring space, so
+    /// that it wakes us when it frees some, and only then.
+    private func announceReplySpaceWanted() {
+        for r in channels.indices {
+            let waiting = !staging[r].isEmpty
+            if waiting != replySpaceAnnounced[r] {
+                replySpaceAnnounced[r] = waiting
+                channels[r].engineWantsReplySpace.store(waiting, ordering: .relaxed)
+            }
+        }
     }
 
     /// Whether requests or reply space wait (the loop must not sleep; a snapshot yields).

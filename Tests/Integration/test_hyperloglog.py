@@ -8,13 +8,13 @@ same; RDB files and replication carry them both ways unchanged.
 """
 import subprocess
 import tempfile
-import time
 
 import pytest
 
 from conftest import Server, _server_cmd, _reference_cmd
 from resp import RawConn, encode, parse
 from test_differential import compare
+from test_replication_master import info, wait_until
 
 
 def elements(prefix, start, stop):
@@ -247,21 +247,6 @@ def test_rdb_round_trips_between_redis_and_ours():
             s.stop()
         for d in dirs:
             subprocess.run(["rm", "-rf", d])
-
-
-def info(port, section):
-    with RawConn(port) as c:
-        text = parse(c.call("INFO", section)).decode()
-    return dict(l.split(":", 1) for l in text.splitlines() if l and not l.startswith("#") and ":" in l)
-
-
-def wait_until(pred, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
 
 
 def test_real_replica_of_ours_ends_with_the_same_bytes():

@@ -267,7 +267,7 @@ def test_failed_save_reports_error(servers, tmp_path):
     r = single(srv)
     r.set("a", "1")
     (tmp_path / ("temp-%d.rdb" % srv.pid)).mkdir()
-    (tmp_path / ("temp-%d-bg.rdb" % srv.pid)).mkdir()
+    (tmp_path / ("temp-%d-bg1.rdb" % srv.pid)).mkdir()   # the first background save's name
     with srv.conn() as c:
         assert c.call("SAVE") == b"-ERR\r\n"
         assert c.call("BGSAVE") == b"+Background saving started\r\n"

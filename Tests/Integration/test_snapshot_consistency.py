@@ -141,9 +141,16 @@ def writes_during_snapshot(p):
     p.execute_command("SELECT", 0)
 
 
-def test_bgsave_holds_the_dataset_as_it_was_when_it_started(servers):
+@pytest.mark.parametrize("large", [False, True], ids=["small", "large"])
+def test_bgsave_holds_the_dataset_as_it_was_when_it_started(servers, large):
+    """`large` adds 16 MB of incompressible values: the file then reaches the disk in
+    several pieces while the walk goes on, instead of in one piece at the end."""
     master = servers(OUR_CMD, "server")
     populate(master.port)
+    if large:
+        big = redis.Redis(host="127.0.0.1", port=master.port)
+        for start in range(0, 4000, 500):
+            big.mset({"big:%d" % i: os.urandom(4096) for i in range(start, start + 500)})
     before = dataset_of(master.port)
     r = redis.Redis(host="127.0.0.1", port=master.port)
     p = r.pipeline(transaction=False)

@@ -131,19 +131,7 @@ extension Engine {
                 end = s.count - 1
             } else {
                 if start < 0 && end < 0 && start > end { return 0 }
-                let total = isBit ? s.count << 3 : s.count
-                if start < 0 { start += total }
-                if end < 0 { end += total }
-                if start < 0 { start = 0 }
-                if end < 0 { end = 0 }
-                if end >= total { end = total - 1 }
-                if isBit && start <= end {
-                    // Bits of the edge bytes outside the range, subtracted below.
-                    firstMask = ~UInt8(truncatingIfNeeded: (1 << (8 - (start & 7))) - 1)
-                    lastMask = UInt8(truncatingIfNeeded: (1 << (7 - (end & 7))) - 1)
-                    start >>= 3
-                    end >>= 3
-                }
+                (firstMask, lastMask) = normalizeBitRange(start: &start, end: &end, length: s.count, isBit: isBit)
             }
             if start > end { return 0 }
             var n = popcount(UnsafeRawBufferPointer(rebasing: s[start...end]))
@@ -151,6 +139,24 @@ extension Engine {
             return n
         }
         replyInteger(count)
+    }
+
+    /// BITCOUNT's and BITPOS's range over a value of `length` bytes, as Redis: negative
+    /// indexes count from the end, both ends clamp to the value. A BIT range becomes the
+    /// bytes holding it plus masks of the edge bytes' bits outside it (callers leave them out).
+    private func normalizeBitRange(start: inout Int, end: inout Int, length: Int, isBit: Bool) -> (first: UInt8, last: UInt8) {
+        let total = isBit ? length << 3 : length
+        if start < 0 { start += total }
+        if end < 0 { end += total }
+        if start < 0 { start = 0 }
+        if end < 0 { end = 0 }
+        if end >= total { end = total - 1 }
+        guard isBit && start <= end else { return (0, 0) }
+        let masks = (~UInt8(truncatingIfNeeded: (1 << (8 - (start & 7))) - 1),
+                     UInt8(truncatingIfNeeded: (1 << (7 - (end & 7))) - 1))
+        start >>= 3
+        end >>= 3
+        return masks
     }
 
     /// BITPOS key bit [start [end [BYTE|BIT]]], as Redis 7.0: the bit argument is checked
@@ -193,18 +199,7 @@ extension Engine {
                 end = s.count - 1
             } else {
                 if !endGiven { end = isBit ? (s.count << 3) + 7 : s.count - 1 }
-                let total = isBit ? s.count << 3 : s.count
-                if start < 0 { start += total }
-                if end < 0 { end += total }
-                if start < 0 { start = 0 }
-                if end < 0 { end = 0 }
-                if end >= total { end = total - 1 }
-                if isBit && start <= end {
-                    firstMask = ~UInt8(truncatingIfNeeded: (1 << (8 - (start & 7))) - 1)
-                    lastMask = UInt8(truncatingIfNeeded: (1 << (7 - (end & 7))) - 1)
-                    start >>= 3
-                    end >>= 3
-                }
+                (firstMask, lastMask) = normalizeBitRange(start: &start, end: &end, length: s.count, isBit: isBit)
             }
             // An empty range holds neither a 0 nor a 1.
             if start > end { return -1 }

@@ -68,19 +68,28 @@ extension Engine {
     /// dataset and while a thread writes the result (`backgroundSnapshotReady`).
     func startBackgroundSave() {
         precondition(!snapshotInProgress)
-        let job = startSnapshotJob(replication: replicationInfoForSave())
+        let job = startSnapshotJob(replication: replicationInfoForSave(), capacity: snapshotSpillBytes + (1 << 20))
         job.savesToDisk = true
-        persistence.background = BackgroundSave(path: config.dbfilename, startedAt: now, dirtyAtStart: job.dirtyAtStart)
+        persistence.backgroundSavesStarted += 1
+        let bg = BackgroundSave(path: config.dbfilename, temporary: "temp-\(getpid())-bg\(persistence.backgroundSavesStarted).rdb",
+                                startedAt: now, dirtyAtStart: job.dirtyAtStart)
+        persistence.background = bg
         persistence.lastBackgroundTry = now / 1000
+        spawnThread(name: "rdb-bgsave") { bg.run() }
         logger.notice("Background saving started by pid \(getpid())")
     }
 
-    /// The job's file is complete: a thread writes it to disk.
+    /// The job's file is complete: its last piece goes to the writing thread.
     func backgroundSnapshotReady(_ job: SnapshotJob, _ bytes: [UInt8]) {
-        guard let bg = persistence.background, !bg.writerStarted else { return }
-        bg.bytes = bytes
-        bg.writerStarted = true
-        spawnThread(name: "rdb-bgsave") { bg.run() }
+        guard let bg = persistence.background, !bg.finalQueued else { return }
+        bg.enqueue(bytes, last: true)
+    }
+
+    /// A background save not yet complete is given up; its thread removes its file.
+    private func abandonBackgroundSave(_ bg: BackgroundSave) {
+        bg.abandon()
+        persistence.background = nil
+        snapshotJob?.savesToDisk = false
     }
 
     /// Called from the cron: collects a finished background save, or starts one when a
@@ -89,7 +98,11 @@ extension Engine {
         if snapshotJob != nil && persistence.background == nil { return }   // a full sync's snapshot
         if let bg = persistence.background {
             let state = bg.state.load(ordering: .acquiring)
-            if state != 0 { finishBackgroundSave(bg, succeeded: state == 1) }
+            if state != 0 {
+                // A write error may come while the walk is still on: it has no file to feed.
+                if !bg.finalQueued { snapshotJob?.savesToDisk = false }
+                finishBackgroundSave(bg, succeeded: state == 1)
+            }
             return
         }
         if config.save != persistence.saveText {
@@ -131,13 +144,12 @@ extension Engine {
     /// sync sharing the same snapshot job keeps it: its replicas still get their file.
     func saveAfterFlushAll() {
         if let bg = persistence.background {
-            if bg.writerStarted {
+            if bg.finalQueued {
                 bg.wait()
                 finishBackgroundSave(bg, succeeded: bg.state.load(ordering: .acquiring) == 1)
             } else {
                 logger.warning("Background saving abandoned: FLUSHALL saves the empty dataset instead")
-                persistence.background = nil
-                snapshotJob?.savesToDisk = false
+                abandonBackgroundSave(bg)
                 if snapshotJob?.replicas.isEmpty == true { abandonSnapshotJob() }
             }
         }
@@ -149,9 +161,10 @@ extension Engine {
     /// writing is waited for so its rename cannot land after this one. Returns false when
     /// the save failed, and the server must keep running.
     func saveBeforeShutdown(force: Bool, skip: Bool) -> Bool {
-        if let bg = persistence.background, !bg.writerStarted {
+        if let bg = persistence.background, !bg.finalQueued {
             logger.warning("There is a snapshot in progress for an .rdb file. Abandoning it!")
-            persistence.background = nil
+            abandonBackgroundSave(bg)
+            bg.wait()   // its temporary file is gone before we exit
         }
         abandonSnapshotJob()
         if let bg = persistence.background {

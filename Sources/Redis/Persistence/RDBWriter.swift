@@ -92,6 +92,14 @@ struct RDBWriter {
     /// EOF and the checksum (0 when `checksum` is off, which loaders take as "not computed").
     /// Ends the file like `finish`, for a writer whose first `checksummed` bytes have been
     /// checksummed into `crc` along the way (an incremental snapshot spreads that work).
+    /// Hands over the bytes written so far and starts an empty buffer of the same capacity.
+    mutating func takeBytes() -> [UInt8] {
+        var fresh: [UInt8] = []
+        fresh.reserveCapacity(bytes.capacity)
+        swap(&fresh, &bytes)
+        return fresh
+    }
+
     mutating func finish(checksum: Bool, crc: UInt64, checksummed: Int) -> [UInt8] {
         bytes.append(RDBOpcode.eof)
         let total = checksum ? bytes.withUnsafeBytes { CRC64.update(crc, UnsafeRawBufferPointer(rebasing: $0[checksummed...])) } : 0

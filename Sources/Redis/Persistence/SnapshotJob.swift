@@ -73,11 +73,28 @@ final class SnapshotJob {
     }
 
     /// Bytes of the file so far.
-    var bytesWritten: Int { writer.bytes.count }
+    var bytesWritten: Int { spilledBytes + writer.bytes.count }
+    /// Bytes of the file already handed to the disk writer and no longer held here.
+    private(set) var spilledBytes = 0
+    /// Bytes held here, not yet handed over.
+    var heldBytes: Int { writer.bytes.count }
+    /// A replica can join only while the whole file so far is still here to send.
+    var joinable: Bool { spilledBytes == 0 }
 
     /// Lends bytes `range` of the file so far (a replica is sent them while the job runs).
     func withBytes<R>(_ range: Range<Int>, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        writer.bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[range])) }
+        precondition(spilledBytes == 0, "a streamed snapshot's bytes are read before any is spilled")
+        return writer.bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[range])) }
+    }
+
+    /// Hands over the bytes made so far (all checksummed: `advance` ends with that) and
+    /// keeps none, so a save to disk holds only a piece of the file at a time.
+    func takeHeldBytes() -> [UInt8] {
+        precondition(checksummed == writer.bytes.count || !checksum)
+        let taken = writer.takeBytes()
+        spilledBytes += taken.count
+        checksummed = 0
+        return taken
     }
 
     /// Writes `e`, a pending entry of section `s`, under its database's SELECTDB.
@@ -129,7 +146,8 @@ final class SnapshotJob {
         for s in sections where s.table.snapshot === self { s.table.snapshot = nil }
     }
 
-    /// The complete file (after `advance` returned true).
+    /// The rest of the file (all of it unless bytes were taken), after `advance`
+    /// returned true.
     func finish() -> [UInt8] {
         writer.finish(checksum: checksum, crc: crc, checksummed: checksummed)
     }
@@ -171,14 +189,20 @@ extension RDBWriter {
     }
 }
 
+/// A save to disk hands the file to its writing thread in pieces of this size, so only
+/// about this much of it is held in memory (unless a replica shares the job).
+let snapshotSpillBytes = 4 << 20
+/// Bytes handed to the writing thread and not yet written above which the walk waits.
+let snapshotDiskBacklogLimit = 64 << 20
+
 extension Engine {
     /// Starts taking a snapshot of the dataset as of now; the run loop advances it between
     /// batches (`advanceSnapshotJob`). One job runs at a time.
-    func startSnapshotJob(replication aux: (id: String, offset: Int64, streamDB: Int)?) -> SnapshotJob {
+    func startSnapshotJob(replication aux: (id: String, offset: Int64, streamDB: Int)?, capacity: Int? = nil) -> SnapshotJob {
         precondition(snapshotJob == nil, "one snapshot job at a time")
         replicationFlushStream()
         var w = RDBWriter(compression: config.rdbcompression,
-                          capacity: 4096 + databases.reduce(0) { $0 + $1.table.entryBytes })
+                          capacity: capacity ?? 4096 + databases.reduce(0) { $0 + $1.table.entryBytes })
         w.snapshotHeader(usedMemory: usedMemory(), now: now, replication: aux)
         let job = SnapshotJob(writer: w, checksum: config.rdbchecksum, startedAt: wallClockMilliseconds(),
                               dirtyAtStart: dirty, replicationID: replication.replid,
@@ -219,12 +243,22 @@ extension Engine {
             job.discarding = true   // nobody wants it any more: finish the walk cheaply
             logger.notice("Snapshot abandoned: no replica or save waits for it any more")
         }
+        let bg = job.savesToDisk ? persistence.background : nil
+        if let bg, bg.queuedBytes >= snapshotDiskBacklogLimit {
+            // The disk is far behind: let it catch up rather than hold more of the file.
+            if !hasWork() { usleep(200) }
+            return
+        }
         let start = monotonicMicroseconds()
         let complete = job.advance {
             let elapsed = monotonicMicroseconds() - start
             return elapsed >= 2000 || (elapsed >= 100 && hasWork())
         }
-        if complete { finishSnapshotJob(job) }
+        if complete {
+            finishSnapshotJob(job)
+        } else if let bg, job.replicas.isEmpty, !job.discarding, job.heldBytes >= snapshotSpillBytes {
+            bg.enqueue(job.takeHeldBytes(), last: false)
+        }
     }
 
     /// The walk is over: the file goes to the replicas and/or the disk that wait for it.
@@ -232,8 +266,9 @@ extension Engine {
         snapshotJob = nil
         job.detach()
         if !job.discarding {
+            let spilled = job.spilledBytes
             let bytes = job.finish()
-            logger.notice("Snapshot of \(job.keysWritten) keys (\(bytes.count) bytes) taken in \(wallClockMilliseconds() - job.startedAt) ms while serving clients")
+            logger.notice("Snapshot of \(job.keysWritten) keys (\(spilled + bytes.count) bytes) taken in \(wallClockMilliseconds() - job.startedAt) ms while serving clients")
             if job.savesToDisk { backgroundSnapshotReady(job, bytes) }
             if !job.replicas.isEmpty { replicationSnapshotReady(job, bytes) }
         }

@@ -115,7 +115,8 @@ extension Engine {
         }
         if let job = snapshotJob {
             let companion = job.replicas.first { !$0.closing && $0.replicaLink?.state == .waitingSnapshot }
-            if job.replicationID == r.replid && (r.masterReplOffset == job.replicationOffset || companion != nil) {
+            if job.joinable && job.replicationID == r.replid
+                && (r.masterReplOffset == job.replicationOffset || companion != nil) {
                 announceFullResync(c, link, offset: job.replicationOffset)
                 link.state = .waitingSnapshot
                 link.pendingStream = companion?.replicaLink?.pendingStream ?? []
