@@ -26,6 +26,10 @@ struct ClientPauseState {
     var waiting: [Client] = []
     /// The master's stream stopped before a paused command.
     var holdsMasterStream = false
+    /// The pause eased while a command ran (CLIENT UNPAUSE, FAILOVER ABORT): the waiting
+    /// clients run after it, so their writes are not counted as its own (and propagated
+    /// with it), as blocked clients are served after the command that woke them.
+    var resumeDue = false
 }
 
 extension Engine {
@@ -78,7 +82,8 @@ extension Engine {
 
     /// Recomputes the pause in force from the purposes (dropping expired ones); clients
     /// waiting run again when it became less restrictive (a write-paused GET inside
-    /// an ALL pause runs, a SET pauses again), as Redis's updateClientPauseTypeAndEndTime.
+    /// an ALL pause runs, a SET pauses again), as Redis's updateClientPauseTypeAndEndTime:
+    /// after the running command (`execute`), the cron, or the failover's PSYNC reply.
     func updateClientPause() {
         let old = pause.kind
         var kind = ClientPauseState.Kind.off
@@ -97,12 +102,13 @@ extension Engine {
         pause.kind = kind
         pause.end = end
         if (old == .off) != (kind == .off) { applyExpiryPolicyForPause() }
-        if kind < old { resumePausedClients() }
+        if kind < old { pause.resumeDue = true }
     }
 
     /// Cron: a pause past its deadline ends.
     func clientPauseCron() {
         if pause.kind != .off && pause.end < now { updateClientPause() }
+        if pause.resumeDue { resumePausedClients() }
     }
 
     /// Whether dispatch must hold `cmd` for `c` now (Redis's processCommand check:
@@ -138,7 +144,8 @@ extension Engine {
 
     /// Runs the paused commands of the waiting clients (each may pause again), then
     /// what they queued behind them.
-    private func resumePausedClients() {
+    func resumePausedClients() {
+        pause.resumeDue = false
         let waiting = pause.waiting
         pause.waiting.removeAll()
         let savedClient = client

@@ -289,6 +289,7 @@ public final class Engine: @unchecked Sendable {
         c.lastInteraction = now
         commands.dispatch(self, args)
         if !blocking.readyKeys.isEmpty { serveBlockedClients() }
+        if pause.resumeDue { resumePausedClients() }
     }
 
     // MARK: clients

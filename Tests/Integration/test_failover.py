@@ -356,3 +356,21 @@ def test_psync_failover_with_foreign_replid_is_refused(servers):
             replies.append(c.call("PSYNC", "0123456789012345678901234567890123456789", "1", "FAILOVER"))
         assert role(replica) == "slave" and link_up(replica)
     assert replies[0] == replies[1] == b"-ERR PSYNC FAILOVER replid must match my replid.\r\n"
+
+
+def test_unpause_propagates_only_the_held_write(servers):
+    """The held SET reaches the stream once, as itself; CLIENT UNPAUSE, which released it,
+    changes no data and is not propagated."""
+    master, replica = pair(servers, "ours", "ours")
+    call(master, "SET", "warm", "up")
+    before = int(info(master)["master_repl_offset"])
+    call(master, "CLIENT", "PAUSE", "100000", "WRITE")
+    with master.conn() as w:
+        w.send(encode("SET", "k", "v"))
+        time.sleep(0.2)
+        assert call(master, "CLIENT", "UNPAUSE") == b"+OK\r\n"
+        assert w.read_reply() == b"+OK\r\n"
+    delta = int(info(master)["master_repl_offset"]) - before
+    set_bytes = len(encode("SET", "k", "v"))
+    assert delta in (set_bytes, set_bytes + len(encode("ping"))), delta
+    wait_until(lambda: call(replica, "GET", "k") == b"$1\r\nv\r\n", what="held write replicated")

@@ -164,6 +164,7 @@ extension Engine {
         } else {
             abortFailover("Failover target rejected psync request")
         }
+        if pause.resumeDue { resumePausedClients() }   // no command runs here to do it
     }
 
     /// Ends the failover; one in progress turns us back into a master.
