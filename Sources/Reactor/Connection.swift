@@ -37,7 +37,7 @@ struct Connection {
     /// While connecting: the engine's request id, the peer address and the connect timeout,
     /// kept here because the kernel reads the last two after the SQE is queued.
     var connectRequest: UInt64 = 0
-    var connectAddress = sockaddr_in()
+    var connectAddress = sockaddr_in6()
     var connectTimeout = __kernel_timespec()
     /// When the output first exceeded the soft limit (ms), or 0.
     var softLimitSince: Int64 = 0

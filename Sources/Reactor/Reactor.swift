@@ -390,14 +390,14 @@ public final class Reactor: @unchecked Sendable {
     /// engine nothing but a `connectFailed` record later.
     private func startConnect(_ payload: UnsafeRawBufferPointer) {
         let request = payload.load(as: UInt64.self)
-        let address = payload.load(fromByteOffset: 8, as: UInt32.self)
-        let port = payload.load(fromByteOffset: 12, as: UInt16.self)
-        let timeoutMs = payload.load(fromByteOffset: 16, as: UInt32.self)
+        let family = Int32(payload.load(fromByteOffset: 8, as: UInt16.self))
+        let port = payload.load(fromByteOffset: 10, as: UInt16.self)
+        let timeoutMs = payload.load(fromByteOffset: 12, as: UInt32.self)
         guard freeHead >= 0 else {
             connectFailed(request: request, errno: EMFILE)
             return
         }
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else {
             connectFailed(request: request, errno: errno)
             return
@@ -411,17 +411,34 @@ public final class Reactor: @unchecked Sendable {
         c.pointee.state = .connecting
         c.pointee.raw = true
         c.pointee.connectRequest = request
-        c.pointee.connectAddress = sockaddr_in()
-        c.pointee.connectAddress.sin_family = sa_family_t(AF_INET)
-        c.pointee.connectAddress.sin_port = port.bigEndian
-        c.pointee.connectAddress.sin_addr.s_addr = address
+        // sockaddr_in6 is large enough for either family; the kernel reads it after the
+        // SQE is queued, so it lives in the connection.
+        c.pointee.connectAddress = sockaddr_in6()
+        let addressLength: Int
+        if family == AF_INET6 {
+            c.pointee.connectAddress.sin6_family = sa_family_t(AF_INET6)
+            c.pointee.connectAddress.sin6_port = port.bigEndian
+            withUnsafeMutableBytes(of: &c.pointee.connectAddress.sin6_addr) {
+                $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[16..<32]))
+            }
+            addressLength = MemoryLayout<sockaddr_in6>.size
+        } else {
+            withUnsafeMutablePointer(to: &c.pointee.connectAddress) {
+                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
+                    sin.pointee.sin_family = sa_family_t(AF_INET)
+                    sin.pointee.sin_port = port.bigEndian
+                    sin.pointee.sin_addr.s_addr = payload.loadUnaligned(fromByteOffset: 16, as: UInt32.self)
+                }
+            }
+            addressLength = MemoryLayout<sockaddr_in>.size
+        }
         c.pointee.connectTimeout = __kernel_timespec(tv_sec: Int64(timeoutMs / 1000), tv_nsec: Int64(timeoutMs % 1000) * 1_000_000)
         // The connect and its timeout must be adjacent in one submission to stay linked.
         if io_uring_sq_space_left(io.ring) < 2 { _ = io_uring_submit(io.ring) }
         let s = io.sqe()
         withUnsafeMutablePointer(to: &c.pointee.connectAddress) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                io_uring_prep_connect(s, fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                io_uring_prep_connect(s, fd, $0, socklen_t(addressLength))
             }
         }
         s.pointee.flags |= curing_sqe_io_link

@@ -43,9 +43,10 @@ public enum ReplyRecord {
     public static let limitClassNormal: UInt32 = 4
     public static let limitClassReplica: UInt32 = 5
     public static let limitClassPubSub: UInt32 = 6
-    /// request id (UInt64, where the token would be), IPv4 address (UInt32, network
-    /// order), port (UInt16), padding (UInt16), timeout in ms (UInt32): open an outbound
-    /// TCP connection; answered by `RequestRecord.connected` or `connectFailed`.
+    /// request id (UInt64, where the token would be), address family (UInt16, AF_INET or
+    /// AF_INET6), port (UInt16), timeout in ms (UInt32), then the address in network order
+    /// (4 or 16 bytes): open an outbound TCP connection; answered by
+    /// `RequestRecord.connected` or `connectFailed`.
     public static let connect: UInt32 = 7
 }
 

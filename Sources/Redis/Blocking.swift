@@ -181,7 +181,7 @@ extension Engine {
 
     /// Requests that arrived while `c` was blocked, run in order until it blocks again.
     func runHeldRequests(of c: Client) {
-        while c.blockState == nil && !c.closing && !c.heldRequests.isEmpty {
+        while c.blockState == nil && c.pausedRequest == nil && !c.closing && !c.heldRequests.isEmpty {
             let next = c.heldRequests.removeFirst()
             runCommand(of: c, next)
         }

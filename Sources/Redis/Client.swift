@@ -37,9 +37,11 @@ final class Client {
     var replicaLink: ReplicaLink?
     /// Requests that arrived while the client was blocked, run in order once it is not.
     var heldRequests: [OwnedArguments] = []
-    /// Blocked, or still working through requests held while it was: new requests queue
+    /// Blocked or paused, or still working through requests held while it was: new requests queue
     /// behind those so each connection's commands run in the order sent.
-    @inline(__always) var isHoldingRequests: Bool { blockState != nil || !heldRequests.isEmpty }
+    @inline(__always) var isHoldingRequests: Bool { blockState != nil || !heldRequests.isEmpty || pausedRequest != nil }
+    /// The command CLIENT PAUSE (or a failover) holds until the pause ends (ClientPause.swift).
+    var pausedRequest: OwnedArguments?
 
     init(id: Int, token: UInt64, reactor: Int, fd: Int32, peer: String, local: String, now: Int64) {
         self.id = id

@@ -23,6 +23,9 @@ final class Command {
     /// SCAN and RANDOMKEY (Redis's CMD_TOUCHES_ARBITRARY_KEYS): the DELs of the expired keys
     /// they meet go out one by one, never wrapped in MULTI ... EXEC.
     var touchesArbitraryKeys = false
+    /// Held by CLIENT PAUSE WRITE: writes and commands that may replicate (Redis's
+    /// CMD_WRITE | CMD_MAY_REPLICATE, the latter hidden from COMMAND INFO).
+    var pausedByWrites = false
 
     init(spec: GeneratedCommandSpec, handler: CommandHandler?, subcommands: [Command]) {
         name = spec.name
@@ -113,6 +116,10 @@ final class CommandTable {
                                         "sunsubscribe", "quit", "reset"].contains(c.name)
             c.isExec = c.name == "exec"
             c.touchesArbitraryKeys = c.name == "scan" || c.name == "randomkey"
+            for s in [c] + c.subcommands {
+                s.pausedByWrites = s.flags.contains(.write)
+                    || ["eval", "evalsha", "fcall", "publish", "spublish", "pfcount"].contains(s.name)
+            }
         }
     }
 
@@ -176,6 +183,12 @@ final class CommandTable {
         // dooms the EXEC, as in Redis).
         if cmd.flags.contains(.write), let link = e.replication.master, link.client !== e.client, e.config.replicaReadOnly {
             e.rejectCommand(cmd, Array("READONLY You can't write against a read only replica.".utf8), isExec: cmd.isExec)
+            return
+        }
+        // CLIENT PAUSE holds the command, before MULTI queues it, as Redis does.
+        if e.pause.kind != .off && !e.transactions.executingTransaction && e.pausesCommand(c, cmd) {
+            c.lastCommand = cmd   // CLIENT LIST shows the paused command, as Redis does
+            e.holdPausedCommand(c, args)
             return
         }
         // MULTI queueing and the subscribed-context rule, for the few clients they concern.

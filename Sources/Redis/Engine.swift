@@ -47,6 +47,8 @@ public final class Engine: @unchecked Sendable {
     public private(set) var shutdownRequested = false
     /// DEBUG SET-ACTIVE-EXPIRE: tests turn the active cycle off to observe lazy expiry.
     var activeExpireEnabled = true
+    /// CLIENT PAUSE and the failover's write pause (ClientPause.swift).
+    var pause = ClientPauseState()
     var peakMemory = 0
     /// 40 hex characters, new each start (run_id, and master_replid until replication).
     let runID: String
@@ -287,6 +289,7 @@ public final class Engine: @unchecked Sendable {
         c.lastInteraction = now
         commands.dispatch(self, args)
         if !blocking.readyKeys.isEmpty { serveBlockedClients() }
+        if pause.resumeDue { resumePausedClients() }
     }
 
     // MARK: clients
@@ -343,6 +346,7 @@ public final class Engine: @unchecked Sendable {
     func clientWillClose(_ c: Client) {
         if c.multiState != nil { transactionsClientClosed(c) }
         if c.blockState != nil { blockingClientClosed(c) }
+        if c.pausedRequest != nil { pause.waiting.removeAll { $0 === c } }
         if c.subscriptions != nil { pubsubClientClosed(c) }
         if c.replicaLink != nil {
             replicationClientClosed(c)
@@ -376,7 +380,10 @@ public final class Engine: @unchecked Sendable {
     /// and the instantaneous-ops samples.
     private func cron() {
         now = wallClockMilliseconds()
-        if activeExpireEnabled && replication.master == nil { activeExpireCycle() }   // a replica waits for DELs
+        clientPauseCron()
+        updateFailoverStatus()
+        // A replica waits for DELs; a paused server expires nothing.
+        if activeExpireEnabled && replication.master == nil && pause.kind == .off { activeExpireCycle() }
         persistenceCron()
         replicaCron()
         for d in databases {

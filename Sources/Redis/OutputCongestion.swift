@@ -16,7 +16,7 @@ extension Engine {
         var ran = 0
         defer { if ran > 0 { c.heldRequests.removeFirst(min(ran, c.heldRequests.count)) } }
         while ran < c.heldRequests.count {
-            if c.closing || c.blockState != nil || congested[c.slot].load(ordering: .relaxed) { return }
+            if c.closing || c.blockState != nil || c.pausedRequest != nil || congested[c.slot].load(ordering: .relaxed) { return }
             if st.pointee.pendingBytes >= ReplyStaging.backPressureBytes {
                 if !outputHeldClients.contains(where: { $0 === c }) { outputHeldClients.append(c) }
                 return

@@ -21,6 +21,11 @@ let clientCommands: [(String, CommandHandler)] = [
         e.replyBulk(line)
     }),
     ("client|kill", { $0.clientKill($1) }),
+    ("client|pause", { $0.clientPause($1) }),
+    ("client|unpause", { e, _ in
+        e.unpauseClients(.clientCommand)
+        e.replyOK()
+    }),
     ("client|help", { e, _ in
         e.replyHelp("CLIENT", [
             "GETNAME",
@@ -75,16 +80,15 @@ extension Engine {
         return c.subscriptions != nil ? .pubsub : .normal
     }
 
-    /// CLIENT LIST's flags= letters, in Redis's order (M our master, S replica, P pubsub, x MULTI, d dirty WATCH).
+    /// CLIENT LIST's flags= letters, in Redis's order (M our master, S replica, P pubsub, x MULTI, b blocked or paused, d dirty WATCH).
     func clientFlags(_ c: Client) -> String {
         var f = ""
         if replication.master?.client === c { f += "M" }
         if isReplica(c) { f += "S" }
         if c.subscriptions != nil { f += "P" }
-        if let m = c.multiState {
-            if m.active { f += "x" }
-            if m.watchedKeyChanged { f += "d" }
-        }
+        if let m = c.multiState, m.active { f += "x" }
+        if c.blockState != nil || c.pausedRequest != nil { f += "b" }   // paused: Redis blocks it too
+        if let m = c.multiState, m.watchedKeyChanged { f += "d" }
         return f.isEmpty ? "N" : f
     }
 

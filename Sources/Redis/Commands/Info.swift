@@ -81,7 +81,7 @@ extension Engine {
             add("maxclients", config.maxclients)
             add("client_recent_max_input_buffer", maxIn)
             add("client_recent_max_output_buffer", maxOut)
-            add("blocked_clients", blocking.blockedClientCount)
+            add("blocked_clients", blocking.blockedClientCount + pause.waiting.count)
             add("tracking_clients", 0)
             add("clients_in_timeout_table", 0)
         case "memory":

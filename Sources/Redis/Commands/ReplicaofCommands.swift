@@ -8,6 +8,10 @@ let replicaofCommands: [(String, CommandHandler)] = [
 extension Engine {
     /// REPLICAOF host port | NO ONE, as Redis 7.0's replicaofCommand.
     func replicaof(_ a: Arguments) {
+        if replication.failover.phase != .none {
+            replyError("ERR REPLICAOF not allowed while failing over.")
+            return
+        }
         if a[1].equalsIgnoringCase("no") && a[2].equalsIgnoringCase("one") {
             if replication.master != nil {
                 stopReplication()

@@ -3,6 +3,7 @@
 let replicationCommands: [(String, CommandHandler)] = [
     ("sync", { e, a in e.syncCommand(a, psync: false) }),
     ("psync", { e, a in e.syncCommand(a, psync: true) }),
+    ("failover", { e, a in e.failoverCommand(a) }),
     ("replconf", { e, a in e.replconf(a) }),
     ("wait", { e, a in e.waitCommand(a) }),
     ("role", { e, _ in e.roleCommand() }),
@@ -94,7 +95,7 @@ extension Engine {
             let lag = (now - link.ackTime) / 1000
             lines.append("slave\(i):ip=\(ip),port=\(port),state=\(link.state == .online ? "online" : link.snapshotToSend != nil ? "send_bulk" : "wait_bgsave"),offset=\(link.ackOffset),lag=\(lag)")
         }
-        lines.append("master_failover_state:no-failover")
+        lines.append("master_failover_state:\(r.failover.name)")
         lines.append("master_replid:\(r.replid)")
         lines.append("master_replid2:\(r.replid2)")
         lines.append("master_repl_offset:\(r.masterReplOffset)")

@@ -16,6 +16,22 @@ extension Engine {
         let r = replication
         // A connection that is already a replica ignores SYNC, as Redis does.
         if let link = c.replicaLink, link.state == .online { return }
+        // PSYNC <replid> <offset> FAILOVER from our master: it hands the role over, so we
+        // become a master and continue it below from our previous history.
+        if psync && a.count > 3 && a[3].equalsIgnoringCase("failover") {
+            guard a[1].string.lowercased() == r.replid else {
+                replyError("ERR PSYNC FAILOVER replid must match my replid.")
+                return
+            }
+            config.replicaof = nil
+            stopReplication()
+            logger.notice("MASTER MODE enabled (failover request from '\(String(decoding: clientInfoLine(c, args: a), as: UTF8.self))')")
+        }
+        // Replicas do not sync with us while we hand our role over.
+        if r.failover.phase != .none {
+            replyError("NOMASTERLINK Can't SYNC while failing over")
+            return
+        }
         if r.followsMaster && !r.masterLinkUp {
             replyError("NOMASTERLINK Can't SYNC while not connected with my master")
             return
@@ -373,7 +389,7 @@ extension Engine {
         let mono = monotonicMilliseconds()
         if mono - r.lastCron >= 1000 {
             r.lastCron = mono
-            if !r.replicas.isEmpty && mono - r.lastPing >= Int64(config.replPingReplicaPeriod) * 1000 {
+            if !r.replicas.isEmpty && !failoverHoldsPings && mono - r.lastPing >= Int64(config.replPingReplicaPeriod) * 1000 {
                 r.lastPing = mono
                 replicationFeedInternal(["ping"])   // lowercase, as Redis's shared.ping
             }

@@ -162,8 +162,8 @@ extension Engine {
 
     /// Asks reactor 0 for a TCP connection to the master (timeout: repl-timeout).
     private func connectToMaster(_ link: MasterLink) {
-        guard let address = resolveIPv4(link.host) else {
-            logger.warning("Unable to connect to MASTER: can't resolve '\(link.host)' to an IPv4 address")
+        guard let address = resolveMasterAddress(link.host) else {
+            logger.warning("Unable to connect to MASTER: can't resolve '\(link.host)'")
             scheduleReconnect(link)
             return
         }
@@ -172,28 +172,43 @@ extension Engine {
         link.state = .connecting
         link.lastIO = monotonicMilliseconds()
         var payload: [UInt8] = []
-        withUnsafeBytes(of: address) { payload.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt16(address.family).littleEndian) { payload.append(contentsOf: $0) }
         withUnsafeBytes(of: UInt16(link.port).littleEndian) { payload.append(contentsOf: $0) }
-        payload += [0, 0]
         withUnsafeBytes(of: UInt32(clamping: config.replTimeout * 1000).littleEndian) { payload.append(contentsOf: $0) }
+        payload += address.bytes
         staging[0].control(kind: ReplyRecord.connect, token: link.requestID, payload: payload)
         logger.notice("MASTER <-> REPLICA sync started")
     }
 
-    /// An IPv4 literal, "localhost", or a name looked up with getaddrinfo. The lookup
-    /// blocks the keyspace thread, so it is done only for names that are not literals, and
-    /// only when (re)connecting.
-    private func resolveIPv4(_ host: String) -> UInt32? {
-        var addr = in_addr()
+    /// An IPv4 or IPv6 literal, or a name looked up with getaddrinfo in any family (the
+    /// first address it gives, as Redis's connect takes). The lookup blocks the keyspace
+    /// thread, so it is done only for names that are not literals, and only when
+    /// (re)connecting. "localhost" stays IPv4, where a default bind always listens.
+    private func resolveMasterAddress(_ host: String) -> (family: Int32, bytes: [UInt8])? {
         let name = host == "localhost" ? "127.0.0.1" : host
-        if inet_pton(AF_INET, name, &addr) == 1 { return addr.s_addr }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, name, &v4) == 1 { return (AF_INET, withUnsafeBytes(of: v4) { Array($0) }) }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, name, &v6) == 1 { return (AF_INET6, withUnsafeBytes(of: v6) { Array($0) }) }
         var hints = addrinfo()
-        hints.ai_family = AF_INET
+        hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var info: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(name, nil, &hints, &info) == 0, let first = info else { return nil }
+        guard getaddrinfo(name, nil, &hints, &info) == 0 else { return nil }
         defer { freeaddrinfo(info) }
-        return first.pointee.ai_addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr.s_addr }
+        var entry = info
+        while let e = entry {
+            if e.pointee.ai_family == AF_INET {
+                let a = e.pointee.ai_addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
+                return (AF_INET, withUnsafeBytes(of: a) { Array($0) })
+            }
+            if e.pointee.ai_family == AF_INET6 {
+                let a = e.pointee.ai_addr.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+                return (AF_INET6, withUnsafeBytes(of: a) { Array($0) })
+            }
+            entry = e.pointee.ai_next
+        }
+        return nil
     }
 
     /// The reactor connected: the connection becomes the master client and the handshake
@@ -369,7 +384,9 @@ extension Engine {
                     sendToMaster(link, ["PSYNC", "?", "-1"])
                 } else {
                     logger.notice("Trying a partial resynchronization (request \(link.replID):\(link.offset + 1)).")
-                    sendToMaster(link, ["PSYNC", link.replID, String(link.offset + 1)])
+                    // A failover hands the master role to the target along with this PSYNC.
+                    sendToMaster(link, ["PSYNC", link.replID, String(link.offset + 1)]
+                        + (replication.failover.phase == .inProgress ? ["FAILOVER"] : []))
                 }
             case .psync:
                 // The master may send empty lines before its reply to keep the link alive.
@@ -400,6 +417,7 @@ extension Engine {
             link.payloadSize = -2
             link.state = .transfer
             link.syncStartUnix = now
+            failoverPSYNCAnswered(accepted: true)
             return
         }
         if words.first == "+CONTINUE" {
@@ -411,12 +429,17 @@ extension Engine {
             logger.notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.")
             linkUp(link)
             replicaAdoptMasterID(link.replID, offset: link.offset, fullSync: false)
+            failoverPSYNCAnswered(accepted: true)
             return
         }
         if line.hasPrefix("-NOMASTERLINK") || line.hasPrefix("-LOADING") {
             logger.notice("Master is currently unable to PSYNC but should be in the future: \(line)")
         } else {
             logger.warning("Unexpected reply to PSYNC from master: \(line)")
+        }
+        if replication.failover.phase == .inProgress {
+            failoverPSYNCAnswered(accepted: false)
+            return
         }
         abandonLink(link)
     }
@@ -542,6 +565,7 @@ extension Engine {
             let outcome = link.parser.parse(link.input.readableBytes, into: &sink)
             _ = link.ring.publish()
             var position = link.offset
+            var paused = false
             while let (kind, payload) = link.ring.peek() {
                 let base = payload.baseAddress!
                 var block: UnsafeMutableRawPointer?
@@ -549,13 +573,29 @@ extension Engine {
                     block = UnsafeMutableRawPointer(bitPattern: UInt(base.load(fromByteOffset: 8, as: UInt64.self)))
                 }
                 let args = Arguments(encoding: block.map { UnsafeRawPointer($0) } ?? base + 8)
-                let size = encodedSize(args)
-                applyMasterCommand(link, c, args, offsetBefore: position)
-                position += Int64(size)
+                if !paused && pause.kind != .off && args.count > 0 && masterCommandPaused(c, args) { paused = true }
+                if !paused {
+                    let size = encodedSize(args)
+                    applyMasterCommand(link, c, args, offsetBefore: position)
+                    position += Int64(size)
+                }
                 if let block { free(block) }
                 link.ring.advance()
             }
             link.ring.release()
+            if paused {
+                // CLIENT PAUSE holds the master's stream too (Redis blocks its client): keep
+                // the bytes from the paused command on, and parse them again on resume.
+                let applied = Int(position - link.offset)
+                if applied > 0 {
+                    replicaForward(UnsafeRawBufferPointer(rebasing: link.input.readableBytes[0..<applied]))
+                    link.offset = position
+                    link.input.consume(applied)
+                }
+                link.parser = RESPParser(limits: config.protocolLimits, authenticated: true)
+                pause.holdsMasterStream = true
+                return
+            }
             if outcome.consumed > 0 {
                 replicaForward(UnsafeRawBufferPointer(rebasing: link.input.readableBytes[0..<outcome.consumed]))
                 link.offset += Int64(outcome.consumed)
@@ -572,6 +612,12 @@ extension Engine {
                 return
             }
         }
+    }
+
+    /// The pause that stopped the master's stream ended: apply what waits.
+    func resumeMasterStream() {
+        guard let link = replication.master, link.state == .connected else { return }
+        applyStream(link)
     }
 
     /// Runs one command of the stream as the master client.

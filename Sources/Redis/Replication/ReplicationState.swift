@@ -32,6 +32,8 @@ final class ReplicationState {
 
     /// Connections that asked for SYNC/PSYNC, in the order they attached.
     var replicas: [Client] = []
+    /// FAILOVER's state machine (Failover.swift).
+    var failover = FailoverState()
     /// Monotonic ms when the last replica went away (backlog TTL); 0 while replicas exist.
     var noReplicasSince: Int64 = 0
     /// INFO stats: sync_full, sync_partial_ok, sync_partial_err.
