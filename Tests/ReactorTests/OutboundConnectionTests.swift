@@ -36,12 +36,13 @@ struct OutboundConnectionTests {
     func sendConnect(request: UInt64, port: UInt16, timeoutMs: UInt32 = 2000) {
         var loopback = in_addr()
         inet_pton(AF_INET, "127.0.0.1", &loopback)
+        // request id, family, port, timeout, then the IPv4 address (Records.swift).
         let p = channel.replies.reserve(kind: ReplyRecord.connect, payloadLength: 20)!
         p.storeBytes(of: request, as: UInt64.self)
-        p.storeBytes(of: loopback.s_addr, toByteOffset: 8, as: UInt32.self)
-        p.storeBytes(of: port, toByteOffset: 12, as: UInt16.self)
-        p.storeBytes(of: 0 as UInt16, toByteOffset: 14, as: UInt16.self)
-        p.storeBytes(of: timeoutMs, toByteOffset: 16, as: UInt32.self)
+        p.storeBytes(of: UInt16(AF_INET), toByteOffset: 8, as: UInt16.self)
+        p.storeBytes(of: port, toByteOffset: 10, as: UInt16.self)
+        p.storeBytes(of: timeoutMs, toByteOffset: 12, as: UInt32.self)
+        p.storeBytes(of: loopback.s_addr, toByteOffset: 16, as: UInt32.self)
         publishReplies()
     }
 
