@@ -17,6 +17,7 @@ import redis
 
 from conftest import Server, _server_cmd, _reference_cmd
 from resp import RawConn, Closed, encode, parse
+from test_replication_master import wait_until
 
 PASSWORD = "secret"
 NOAUTH_HELLO = (b"-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
@@ -321,15 +322,6 @@ def info(port, section="replication", password=PASSWORD):
         c.call("AUTH", password)
         text = parse(c.call("INFO", section)).decode()
     return dict(l.split(":", 1) for l in text.splitlines() if l and not l.startswith("#") and ":" in l)
-
-
-def wait_until(pred, timeout=10.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
 
 
 def log_text(srv):

@@ -41,6 +41,11 @@ def stream_of(port, script, settle=0.3):
             else:
                 c.call(*step)
     time.sleep(settle)
+    return drain(replica)
+
+
+def drain(replica):
+    """Everything the replica connection received until it stays quiet for 0.5 s; closes it."""
     replica.c.sock.settimeout(0.5)
     try:
         while True:
@@ -219,15 +224,7 @@ def test_served_blocked_client_is_its_own_unit(servers):   # noqa: F811
             assert b.read_reply() == b"*2\r\n$2\r\nq3\r\n$1\r\nw\r\n"
             c.call("SET", "after", "1")
         time.sleep(0.3)
-        replica.c.sock.settimeout(0.5)
-        try:
-            while True:
-                replica.c._fill()
-        except Exception:
-            pass
-        data = replica.c.buf
-        replica.close()
-        return masked(data)
+        return masked(drain(replica))
 
     theirs = run(servers.real().port)
     assert b"*1\r\n$5\r\nMULTI\r\n" in theirs

@@ -30,7 +30,7 @@ def info(port, section):
     return dict(l.split(":", 1) for l in text.splitlines() if l and not l.startswith("#") and ":" in l)
 
 
-def wait_until(pred, timeout, step=0.05):
+def wait_until(pred, timeout=10.0, step=0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():

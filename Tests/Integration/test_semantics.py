@@ -6,6 +6,7 @@ import time
 import pytest
 
 from resp import RawConn, Closed, parse
+from test_replication_master import wait_until
 
 
 def raw_info(srv, section=None):
@@ -17,15 +18,6 @@ def raw_info(srv, section=None):
             k, val = line.split(":", 1)
             fields[k] = val
     return fields
-
-
-def wait_until(pred, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
 
 
 def parse_client_line(line):
