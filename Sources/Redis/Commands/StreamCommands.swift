@@ -289,10 +289,13 @@ extension Engine {
         s.append(id, a, from: fieldStart)
         dirty += 1
         withStreamIDBytes(id) { replyBulk($0) }
+        notify(NotifyClass.stream, "xadd", key)
 
         var trimmed = false
         if o.trims {
-            _ = s.trim(maxLength: o.maxLength, minID: o.minID, approx: o.approx, limit: o.limit)
+            if s.trim(maxLength: o.maxLength, minID: o.minID, approx: o.approx, limit: o.limit) > 0 {
+                notify(NotifyClass.stream, "xtrim", key)
+            }
             trimmed = o.approx
         }
         if trimmed || o.id == nil || !o.seqGiven {
@@ -398,6 +401,7 @@ extension Engine {
         var deleted = 0
         for id in ids where s.delete(id) { deleted += 1 }
         dirty += deleted
+        if deleted > 0 { notify(NotifyClass.stream, "xdel", a[1]) }
         replyInteger(deleted)
     }
 
@@ -410,6 +414,7 @@ extension Engine {
         let deleted = s.trim(maxLength: o.maxLength, minID: o.minID, approx: o.approx, limit: o.limit)
         if deleted > 0 {
             dirty += deleted
+            notify(NotifyClass.stream, "xtrim", a[1])
             if o.approx {
                 let eq: StaticString = "="
                 let sign = UnsafeRawBufferPointer(start: eq.utf8Start, count: 1)
@@ -473,6 +478,7 @@ extension Engine {
         if entriesAdded != -1 { s.entriesAdded = entriesAdded }
         if !maxDeleted.isZero { s.maxDeletedID = maxDeleted }
         dirty += 1
+        notify(NotifyClass.stream, "xsetid", a[1])
         replyOK()
     }
 }
@@ -634,7 +640,11 @@ extension Engine {
                 // Like Redis, the consumer comes into being (and is seen) only when served.
                 if targets[k].serve {
                     let (c, created) = g.findOrCreateConsumer(a[groupNameIndex + 1], now: now)
-                    if created { createdConsumers.append(k); dirty += 1 }
+                    if created {
+                        createdConsumers.append(k)
+                        dirty += 1
+                        notify(NotifyClass.stream, "xgroup-createconsumer", a[streamsArg + k])
+                    }
                     c.seenTime = now
                     targets[k].consumer = c
                 }
