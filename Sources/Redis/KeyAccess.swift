@@ -14,7 +14,7 @@ extension Engine {
             return Entry(link.pointee!)
         }
         stats.keyspaceMisses += 1
-        notify(NotifyClass.keyMiss, "keymiss", key)
+        if config.notifyKeyspaceEvents & NotifyClass.keyMiss != 0 { keyMissed(key) }
         return nil
     }
 

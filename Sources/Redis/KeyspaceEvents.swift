@@ -85,6 +85,14 @@ extension Engine {
         if config.notifyKeyspaceEvents & type != 0 { publishKeyspaceEvent(event, key, database: database) }
     }
 
+    /// A read found no key: the "keymiss" event (m). Not for a blocked command looking
+    /// again, which Redis serves without a lookup.
+    @inline(never)
+    func keyMissed(_ key: UnsafeRawBufferPointer) {
+        if let c = client, c.blockState != nil { return }
+        publishKeyspaceEvent("keymiss", key, database: db.index)
+    }
+
     /// A key was removed to free memory: the "evicted" event, for the eviction policy.
     func keyEvicted(_ key: UnsafeRawBufferPointer, database: Int) {
         notify(NotifyClass.evicted, "evicted", key, database: database)

@@ -5,6 +5,7 @@ while a corpus of commands runs on another connection; the recorded message byte
 identical to redis-server's, in the same order, for several notify-keyspace-events values.
 A final PUBLISH on a channel of its own marks the end of the sequence.
 """
+import difflib
 import time
 
 import pytest
@@ -243,7 +244,8 @@ def test_keyspace_events(server, reference, family, flags):
     steps = CORPUS[family]
     want, want_replies = record(reference, flags, steps)
     got, got_replies = record(server, flags, steps)
-    assert got == want, "flags %r\nredis-server:\n%s\nours:\n%s" % (flags, show(want), show(got))
+    assert got == want, "flags %r, redis-server (-) vs ours (+):\n%s" % (
+        flags, "\n".join(difflib.unified_diff(show(want).split("\n"), show(got).split("\n"), lineterm="", n=2)))
     # the corpus exercises the commands as redis-server answers them (SPOP's are random)
     def fixed(replies):
         return [r for s, r in replies if not (isinstance(s, tuple) and s[0] == "SPOP")]

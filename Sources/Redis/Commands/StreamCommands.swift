@@ -135,6 +135,15 @@ extension Engine {
         }
     }
 
+    /// The stream at `key` for changing it (Redis's lookupKeyWrite: no hit/miss counted,
+    /// no keymiss event): nil when missing, or after WRONGTYPE (`wrongType`).
+    func writableStream(_ key: UnsafeRawBufferPointer) -> (StreamValue?, wrongType: Bool) {
+        guard let link = lookupWrite(key, hash: hashKey(key)) else { return (nil, false) }
+        let e = Entry(link.pointee!)
+        guard e.type == .stream else { replyWrongType(); return (nil, true) }
+        return (unsafeDowncast(e.object, to: StreamValue.self), false)
+    }
+
     /// Sends the running command to replicas with some arguments replaced (an `index` of
     /// -1 replaces nothing), encoded in a reused buffer.
     func propagateRewritten(_ a: Arguments, _ r0: (Int, UnsafeRawBufferPointer),
@@ -389,7 +398,7 @@ extension Engine {
 
     /// XDEL key id [id ...]
     func xdel(_ a: Arguments) {
-        let (found, wrong) = readStream(a[1])
+        let (found, wrong) = writableStream(a[1])
         if wrong { return }
         guard let s = found else { replyInteger(0); return }
         var ids: [StreamID] = []
@@ -408,7 +417,7 @@ extension Engine {
     /// XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]
     func xtrim(_ a: Arguments) {
         guard let o = parseTrimOptions(a, xadd: false) else { return }
-        let (found, wrong) = readStream(a[1])
+        let (found, wrong) = writableStream(a[1])
         if wrong { return }
         guard let s = found else { replyInteger(0); return }
         let deleted = s.trim(maxLength: o.maxLength, minID: o.minID, approx: o.approx, limit: o.limit)
@@ -461,7 +470,7 @@ extension Engine {
                 return
             }
         }
-        let (found, wrong) = readStream(a[1])
+        let (found, wrong) = writableStream(a[1])
         if wrong { return }
         guard let s = found else { replyError("ERR no such key"); return }
         if s.length > 0 {
@@ -585,6 +594,11 @@ extension Engine {
             let idArg = a[streamsArg + streamCount + k]
             let (s, wrong) = readStream(key)
             if wrong { return }
+            // Redis looks every key up twice (ids, then serving): a missing one misses twice.
+            if s == nil && !isGroup {
+                stats.keyspaceMisses += 1
+                if config.notifyKeyspaceEvents & NotifyClass.keyMiss != 0 { keyMissed(key) }
+            }
             var t = StreamReadTarget(stream: s, after: .zero)
             if isGroup {
                 guard let s, let g = s.group(a[groupNameIndex]) else {

@@ -103,7 +103,7 @@ extension Engine {
             }
         }
         let key = a[2]
-        let (found, wrong) = readStream(key)
+        let (found, wrong) = writableStream(key)
         if wrong { return }
         let groupName = a[3]
         if !makeStream && found == nil {
