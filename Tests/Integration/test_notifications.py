@@ -274,3 +274,164 @@ def test_events_default_off(server):
         c.call("GET", "missing")
         assert parse(c.call("PUBLISH", "probe", "x")) == 1
         assert parse(sub.read_reply()) == [b"pmessage", b"*", b"probe", b"x"]
+
+
+# ---------------------------------------------------------------------------------------
+# LCS and SWAPDB, reply bytes against redis-server's.
+
+def replies(srv, steps):
+    out = []
+    with RawConn(srv.port) as c:
+        for s in steps:
+            out.append((s, c.call(*s)))
+    return out
+
+
+def compare_replies(server, reference, steps):
+    want = replies(reference, steps)
+    got = replies(server, steps)
+    for (step, w), (_, g) in zip(want, got):
+        if step[0] == "HELLO":
+            continue   # carries the client id
+        assert g == w, "step %r\n  redis-server: %r\n  ours:         %r" % (step, w, g)
+
+
+LCS_SETUP = [
+    ("MSET", "key1", "ohmytext", "key2", "mynewtext", "e", "", "n1", "12345", "n2", "2345678",
+     "bin1", "a\x00b\r\nc\xff", "bin2", "\x00\r\n\xffab"),
+    ("SET", "long1", "ACGTTGCAACGTAGCTAGGCTAACGTTGCAGTCGATCGATGCTAGCTAGCTTTGCA" * 3),
+    ("SET", "long2", "TGCATCGACGTAGCTAGCTAGGGCTACGATCGTAGCTGACTGATCGTAGCTAGCA" * 3),
+    ("RPUSH", "list", "a"),
+]
+
+LCS_CASES = [
+    ("LCS", "key1", "key2"), ("LCS", "key1", "key2", "LEN"), ("LCS", "key1", "key2", "IDX"),
+    ("LCS", "key1", "key2", "IDX", "WITHMATCHLEN"), ("LCS", "key1", "key2", "IDX", "MINMATCHLEN", "4"),
+    ("LCS", "key1", "key2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"),
+    ("LCS", "key1", "key2", "idx", "minmatchlen", "-5", "withmatchlen"),
+    ("LCS", "key1", "key2", "LEN", "IDX"), ("LCS", "key1", "key2", "IDX", "LEN"),
+    ("LCS", "key1", "key2", "MINMATCHLEN"), ("LCS", "key1", "key2", "MINMATCHLEN", "x"),
+    ("LCS", "key1", "key2", "BOGUS"), ("LCS", "key1", "key2", "LEN", "LEN"),
+    ("LCS", "key1", "key2", "WITHMATCHLEN"), ("LCS", "key1", "key2", "MINMATCHLEN", "3"),
+    ("LCS", "key1", "missing"), ("LCS", "missing", "missing2", "IDX"), ("LCS", "missing", "key2", "LEN"),
+    ("LCS", "e", "key1", "IDX", "WITHMATCHLEN"), ("LCS", "key1", "key1", "IDX", "WITHMATCHLEN"),
+    ("LCS", "n1", "n2"), ("LCS", "n1", "n2", "IDX"), ("LCS", "bin1", "bin2"), ("LCS", "bin1", "bin2", "IDX"),
+    ("LCS", "long1", "long2"), ("LCS", "long1", "long2", "IDX", "MINMATCHLEN", "3", "WITHMATCHLEN"),
+    ("LCS", "long1", "long2", "LEN"),
+    ("LCS", "list", "key1"), ("LCS", "key1", "list", "BOGUS"), ("LCS", "missing", "list", "LEN"),
+    ("LCS", "key1"), ("LCS",),
+]
+
+
+def test_lcs(server, reference):
+    compare_replies(server, reference, LCS_SETUP + LCS_CASES)
+
+
+def test_lcs_resp3(server, reference):
+    compare_replies(server, reference, [("HELLO", "3")] + LCS_SETUP + LCS_CASES)
+
+
+def test_lcs_memory_guard(server, reference):
+    steps = [("CONFIG", "SET", "proto-max-bulk-len", "1mb"), ("SET", "a", "x" * 600), ("SET", "b", "y" * 600),
+             ("LCS", "a", "b"), ("LCS", "a", "b", "LEN"), ("SET", "b", "y" * 400), ("LCS", "a", "b", "LEN"),
+             ("CONFIG", "SET", "proto-max-bulk-len", "512mb")]
+    compare_replies(server, reference, steps)
+
+
+def test_swapdb(server, reference):
+    steps = [
+        ("SWAPDB",), ("SWAPDB", "0"), ("SWAPDB", "0", "1", "2"), ("SWAPDB", "x", "1"), ("SWAPDB", "0", "y"),
+        ("SWAPDB", "x", "y"), ("SWAPDB", "-1", "0"), ("SWAPDB", "0", "16"), ("SWAPDB", "16", "x"),
+        ("SWAPDB", "3000000000", "0"), ("SWAPDB", "0", "1.5"), ("SWAPDB", "0", "0"),
+        ("SET", "a", "in0"), ("RPUSH", "l", "1", "2"), ("SET", "t", "v", "EX", "100"), ("SELECT", "1"),
+        ("SET", "b", "in1"), ("SELECT", "0"), ("SWAPDB", "0", "1"), ("DBSIZE",), ("GET", "a"), ("GET", "b"),
+        ("SELECT", "1"), ("DBSIZE",), ("GET", "a"), ("LRANGE", "l", "0", "-1"), ("TTL", "t"),
+        ("SWAPDB", "1", "0"), ("GET", "a"), ("SWAPDB", "1", "1"), ("SWAPDB", "15", "1"), ("DBSIZE",),
+        ("SELECT", "15"), ("DBSIZE",), ("KEYS", "*"), ("FLUSHALL",),
+    ]
+    compare_replies(server, reference, steps)
+
+
+def swapdb_watch_outcomes(srv):
+    """EXEC results of watchers of keys present in one, the other or neither database."""
+    out = []
+    for present_in in ["watched", "other", "neither", "both"]:
+        with RawConn(srv.port) as w, RawConn(srv.port) as c:
+            c.call("FLUSHALL")
+            if present_in in ("watched", "both"):
+                c.call("SET", "k", "0")
+            if present_in in ("other", "both"):
+                c.call("SELECT", "2")
+                c.call("SET", "k", "2")
+            w.call("WATCH", "k")
+            w.call("MULTI")
+            w.call("PING")
+            out.append(c.call("SWAPDB", "0", "2"))
+            out.append(w.call("EXEC"))
+    return out
+
+
+def test_swapdb_dirties_watchers(server, reference):
+    assert swapdb_watch_outcomes(server) == swapdb_watch_outcomes(reference)
+
+
+def swapdb_serves_blocked(srv):
+    with RawConn(srv.port) as b, RawConn(srv.port) as c:
+        c.call("SELECT", "4")
+        c.call("RPUSH", "q", "from4")
+        b.call("SELECT", "0")
+        b.send(encode("BLPOP", "q", "0"))
+        wait_blocked(srv, 1)
+        swapped = c.call("SWAPDB", "0", "4")
+        served = b.read_reply()
+        c.call("SELECT", "0")
+        return swapped, served, c.call("EXISTS", "q"), c.call("SELECT", "4"), c.call("EXISTS", "q")
+
+
+def test_swapdb_serves_blocked_clients(server, reference):
+    assert swapdb_serves_blocked(server) == swapdb_serves_blocked(reference)
+
+
+def test_swapdb_replication_stream(reference):
+    """SWAPDB goes to replicas with the SELECT of its client's database, and later writes
+    are still selected by number."""
+    from test_propagation_wrap import masked, stream_of
+    from test_replication_master import OUR_CMD
+    from conftest import Server
+    script = [("SELECT", "2"), ("SET", "a", "1"), ("SWAPDB", "2", "5"), ("SET", "b", "1"), ("SELECT", "5"),
+              ("SET", "c", "1"), ("SWAPDB", "0", "5"), ("SET", "d", "1"), ("SELECT", "0"), ("SET", "e", "1"),
+              ("SWAPDB", "3", "3"), ("SET", "f", "1")]
+    ours = Server(OUR_CMD, "server").start()
+    try:
+        got = masked(stream_of(ours.port, script))
+    finally:
+        ours.stop()
+    want = masked(stream_of(reference.port, script))
+    assert got == want
+    assert b"SWAPDB" in want
+
+
+def test_swapdb_applied_by_a_replica(server):
+    """A replica of ours applies SWAPDB from its master's stream."""
+    from test_replication_master import OUR_CMD
+    from conftest import Server
+    replica = Server(OUR_CMD, "replica").start()
+    try:
+        with RawConn(replica.port) as r, RawConn(server.port) as m:
+            assert r.call("REPLICAOF", "127.0.0.1", str(server.port)) == b"+OK\r\n"
+            m.call("SET", "a", "0")
+            m.call("SELECT", "1")
+            m.call("SET", "b", "1")
+            m.call("SWAPDB", "0", "1")
+            m.call("SET", "c", "1")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                r.call("SELECT", "1")
+                if r.call("EXISTS", "a", "c") == b":2\r\n":
+                    break
+                time.sleep(0.05)
+            assert r.call("EXISTS", "a", "c") == b":2\r\n"
+            r.call("SELECT", "0")
+            assert r.call("GET", "b") == b"$1\r\n1\r\n"
+    finally:
+        replica.stop()
