@@ -258,6 +258,10 @@ CORPUS = {
         ("EXISTS", "m", "m3"), ("MGET", "m", "m3"), ("TOUCH", "m"), ("DEL", "m4", "m5", "x"), ("RANDOMKEY",), ("KEYS", "*"),
         ("SCAN", "0"), ("DBSIZE",), ("LCS", "m", "m3"),
     ],
+    "reload": [
+        ("SET", "a", "1"), ("RPUSH", "l", "x"), ("HSET", "h", "f", "v"), ("SET", "t", "v", "EX", "100"),
+        ("DEBUG", "RELOAD"), ("GET", "a"), ("LPOP", "l"), ("SWAPDB", "0", "1"), ("GET", "a"),
+    ],
     "transactions": [
         ("MULTI",), ("SET", "a", "1"), ("LPUSH", "l", "x"), ("INCR", "a"), ("DEL", "l"), ("EXEC",),
         ("MULTI",), ("SET", "a", "1"), ("DISCARD",), ("WATCH", "a"), ("MULTI",), ("EXPIRE", "a", "10"),
