@@ -64,7 +64,7 @@ def wait_blocked(srv, n):
     raise AssertionError("clients did not block")
 
 
-def record(srv, flags, steps):
+def record(srv, flags, steps, resp3=False):
     """Runs `steps` with notify-keyspace-events `flags`; returns (messages, replies)."""
     with RawConn(srv.port) as admin:
         assert admin.call("CONFIG", "SET", "notify-keyspace-events", flags) == b"+OK\r\n"
@@ -73,6 +73,8 @@ def record(srv, flags, steps):
     side = {}
     replies = []
     try:
+        if resp3:
+            sub.call("HELLO", "3")
         sub.send(encode("PSUBSCRIBE", "__key*__:*"))
         sub.read_reply()
         sub.send(encode("SUBSCRIBE", "notify-test-end"))
@@ -159,6 +161,11 @@ CORPUS = {
         ("RPUSH", "sl", "3", "1", "2"), ("SORT", "sl", "STORE", "sorted"), ("SORT", "missing", "STORE", "sorted"),
         ("SELECT", "3"), ("SET", "in3", "v"), ("DEL", "in3"), ("SELECT", "0"),
         ("FLUSHDB",), ("SET", "x", "1"), ("FLUSHALL",),
+        ("SET", "act", "v", "PX", "20"), Sleep(0.4), ("SET", "after", "1"),
+        ("SELECT", "3"), ("SET", "act3", "v", "PX", "20"), ("SELECT", "0"), Sleep(0.4), ("SET", "after", "2"),
+        ("HINCRBYFLOAT", "hf", "f", "1.5"), ("EXPIRE", "hf", "100"), ("EXPIRE", "hf", "50", "GT"),
+        ("EXPIRE", "hf", "50", "LT"), ("EXPIRE", "hf", "500", "XX"), ("EXPIRE", "hf", "5", "NX"),
+        ("MULTI",), ("GET", "nokey"), ("SET", "hf", "v"), ("EXEC",),
     ],
     "lists": [
         ("LPUSH", "l", "a", "b", "c"), ("RPUSH", "l", "d"), ("LPUSHX", "nol", "x"), ("RPUSHX", "l", "e"),
@@ -285,6 +292,14 @@ def test_keyspace_events(server, reference, family, flags):
         assert g == w, "step %r\n  redis-server: %r\n  ours:         %r" % (step, w, g)
 
 
+@pytest.mark.parametrize("family", ["lists", "keys"])
+def test_keyspace_events_to_a_resp3_subscriber(server, reference, family):
+    want, _ = record(reference, "KEA", CORPUS[family], resp3=True)
+    got, _ = record(server, "KEA", CORPUS[family], resp3=True)
+    assert want and want[0].startswith(b">4\r\n")
+    assert got == want
+
+
 def test_config_notify_keyspace_events(server, reference):
     steps = [("CONFIG", "GET", "notify-keyspace-events")]
     for value in ["KEA", "Elnm", "", "g$lshzxetdKE", "AKEmn", "xK", "Ag", "KEQ", "A", "m", "e$"]:
@@ -388,19 +403,32 @@ def test_swapdb(server, reference):
 def swapdb_watch_outcomes(srv):
     """EXEC results of watchers of keys present in one, the other or neither database."""
     out = []
-    for present_in in ["watched", "other", "neither", "both"]:
+    for present_in in ["watched", "other", "neither", "both", "expired", "expired-and-other", "other-expired",
+                       "expired-and-other-expired"]:
         with RawConn(srv.port) as w, RawConn(srv.port) as c:
             c.call("FLUSHALL")
+            c.call("DEBUG", "SET-ACTIVE-EXPIRE", "0")
             if present_in in ("watched", "both"):
                 c.call("SET", "k", "0")
+            if present_in.startswith("expired"):
+                c.call("SET", "k", "0", "PX", "1")
+                time.sleep(0.01)
+                if present_in == "expired-and-other":
+                    present_in = "other"
             if present_in in ("other", "both"):
                 c.call("SELECT", "2")
                 c.call("SET", "k", "2")
+            if present_in.endswith("other-expired"):
+                c.call("SELECT", "2")
+                c.call("SET", "k", "2", "PX", "1")
+                time.sleep(0.01)
+            c.call("SELECT", "0")
             w.call("WATCH", "k")
             w.call("MULTI")
             w.call("PING")
             out.append(c.call("SWAPDB", "0", "2"))
             out.append(w.call("EXEC"))
+            c.call("DEBUG", "SET-ACTIVE-EXPIRE", "1")
     return out
 
 

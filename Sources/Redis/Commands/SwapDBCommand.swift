@@ -49,24 +49,29 @@ extension Engine {
     }
 
     /// touchAllWatchedKeysInDb(emptied, replaced_with) for SWAPDB: a key watched in
-    /// database `index` is changed when it exists there or in `other`. A watcher that saw
-    /// the key already expired keeps its transaction when `other` lacks the key; when
-    /// `other` has it, Redis stops looking at that key's watchers there (7.0's loop `break`).
+    /// database `index` is changed when it exists there or in `other`, with Redis's
+    /// expired-key rules: a watcher that saw the key already expired keeps its transaction
+    /// when `other` lacks the key or holds it expired too, and a missing key replaced by an
+    /// expired one counts as already expired for its watchers.
     func transactionsDatabaseReplaced(_ index: Int, with other: Int) {
         let emptied = databases[index].table, replacement = databases[other].table
         for (_, bucket) in transactions.watched {
             for wk in bucket where wk.database == index {
-                let (inEmptied, inReplacement) = wk.key.withUnsafeBytes {
-                    (emptied.find($0, hash: hashKey($0)) != nil, replacement.find($0, hash: hashKey($0)) != nil)
+                let (inEmptied, replacing) = wk.key.withUnsafeBytes {
+                    (emptied.find($0, hash: hashKey($0)) != nil, replacement.find($0, hash: hashKey($0)))
                 }
-                if !inEmptied && !inReplacement { continue }
+                if !inEmptied && replacing == nil { continue }
+                let replacingExpired = replacing.map { isExpired(Entry($0.pointee!)) } ?? false
                 for i in wk.watchers.indices {
                     if wk.watchers[i].expired {
-                        if !inReplacement {
+                        if replacing == nil {
                             wk.watchers[i].expired = false
                             continue
                         }
-                        break
+                        if replacingExpired { continue }
+                    } else if !inEmptied && replacingExpired {
+                        wk.watchers[i].expired = true
+                        continue
                     }
                     wk.watchers[i].client.multiState?.watchedKeyChanged = true
                 }
