@@ -19,8 +19,8 @@ public final class Engine: @unchecked Sendable {
     var databases: [Database]
 
     /// Clients by reactor, then by connection slot.
-    var clientsBySlot: [[Client?]]
-    var clientsByID: [Int: Client] = [:]
+    @exclusivity(unchecked) var clientsBySlot: [[Client?]]
+    @exclusivity(unchecked) var clientsByID: [Int: Client] = [:]
     var nextClientID = 1
     /// Reply staging by reactor, at stable addresses so `out` can point into it.
     let staging: UnsafeMutablePointer<ReplyStaging>
@@ -41,14 +41,14 @@ public final class Engine: @unchecked Sendable {
     var rng = SystemRandomNumberGenerator()
 
     let commands: CommandTable
-    var stats = ServerStats()
+    @exclusivity(unchecked) var stats = ServerStats()
     let startedAt: Int64
     let startedMonotonic: Int64
     public private(set) var shutdownRequested = false
     /// DEBUG SET-ACTIVE-EXPIRE: tests turn the active cycle off to observe lazy expiry.
     var activeExpireEnabled = true
     /// CLIENT PAUSE and the failover's write pause (ClientPause.swift).
-    var pause = ClientPauseState()
+    @exclusivity(unchecked) var pause = ClientPauseState()
     var peakMemory = 0
     /// 40 hex characters, new each start (run_id, and master_replid until replication).
     let runID: String
@@ -65,18 +65,18 @@ public final class Engine: @unchecked Sendable {
     /// Touched twice per command: no dynamic exclusivity check (engine thread only).
     @exclusivity(unchecked) var propagationUnit = PropagationUnit()
     /// MULTI/EXEC and WATCH (Transactions.swift).
-    var transactions = TransactionState()
+    @exclusivity(unchecked) var transactions = TransactionState()
     /// Clients blocked on keys (Blocking.swift).
-    var blocking = BlockingState()
+    @exclusivity(unchecked) var blocking = BlockingState()
     /// Channels and patterns (PubSub.swift).
-    var pubsub = PubSubState()
+    @exclusivity(unchecked) var pubsub = PubSubState()
     /// Clients whose requests were held while their output was congested and that still
     /// have some to run once reply staging has room (OutputCongestion.swift).
-    var outputHeldClients: [Client] = []
+    @exclusivity(unchecked) var outputHeldClients: [Client] = []
     /// Role, backlog, replicas, link to a master (Replication/).
     var replication = ReplicationState()
     /// RDB snapshots: SAVE, BGSAVE, save points, loading (Persistence/).
-    var persistence = PersistenceState()
+    @exclusivity(unchecked) var persistence = PersistenceState()
     /// The snapshot being taken between batches (full sync, BGSAVE), if any.
     var snapshotJob: SnapshotJob?
     /// Per reactor: the last value stored in its channel's `engineWantsReplySpace`.
@@ -206,7 +206,8 @@ public final class Engine: @unchecked Sendable {
                 // A replica's output is the stream and often congested; its REPLCONF ACKs
                 // still run at once, or WAIT and repl-timeout would see it silent.
                 case RequestRecord.request:
-                    if let c = clientsBySlot[r][ConnectionToken(raw: token).slot], c.token == token, !c.closing {
+                    clientRecord(reactor: r, token: token)?._withUnsafeGuaranteedRef { c in
+                        guard !c.closing else { return }
                         if c.isHoldingRequests || (congested[c.slot].load(ordering: .relaxed) && c.replicaLink == nil) {
                             c.heldRequests.append(OwnedArguments(Arguments(encoding: base + 8)))
                         } else {
@@ -278,6 +279,17 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
+    /// The record of the connection `token` on reactor `r`, if it is still open, without
+    /// taking a reference: records are dropped only by `closeClient`, between commands, so
+    /// counting references per request would only cost atomic operations.
+    @inline(__always)
+    private func clientRecord(reactor r: Int, token: UInt64) -> Unmanaged<Client>? {
+        clientsBySlot[r].withUnsafeBufferPointer { slots in
+            guard let c = slots[ConnectionToken(raw: token).slot], c.token == token else { return nil }
+            return Unmanaged.passUnretained(c)
+        }
+    }
+
     /// Runs one command of `c` with its replies going to `c` (its reactor's staging).
     /// Also used for requests held back while `c` was blocked.
     @inline(__always)
@@ -287,7 +299,7 @@ public final class Engine: @unchecked Sendable {
         resp3 = c.protocolVersion == 3
         db = databases[c.db]
         c.lastInteraction = now
-        commands.dispatch(self, args)
+        commands.dispatch(self, c, args)
         if !blocking.readyKeys.isEmpty { serveBlockedClients() }
         if pause.resumeDue { resumePausedClients() }
     }

@@ -9,7 +9,7 @@ extension Engine {
     /// A live key for reading; counts keyspace_hits / keyspace_misses.
     @inline(__always)
     func lookupRead(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Entry? {
-        if let link = db.lookup(key, hash: hash, now: now) {
+        if let link = currentDatabase({ $0.lookup(key, hash: hash, now: now) }) {
             stats.keyspaceHits += 1
             return Entry(link.pointee!)
         }
@@ -21,7 +21,14 @@ extension Engine {
     /// The link to a live key, for changing it.
     @inline(__always)
     func lookupWrite(_ key: UnsafeRawBufferPointer, hash: UInt64) -> KeyTable.Link? {
-        db.lookup(key, hash: hash, now: now)
+        currentDatabase { $0.lookup(key, hash: hash, now: now) }
+    }
+
+    /// Runs `body` on the running command's database without taking a reference to it:
+    /// databases live as long as the engine, and this runs on every key lookup.
+    @inline(__always)
+    func currentDatabase<R>(_ body: (Database) -> R) -> R {
+        Unmanaged.passUnretained(db)._withUnsafeGuaranteedRef(body)
     }
 
     /// Stores `value` as `key`'s string value, replacing what `link` points at (or adding

@@ -12,7 +12,7 @@ public final class ServerConfig: @unchecked Sendable {
     public var logfile = ""
     public var reactors = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) - 1)
     public var replicaof: (host: String, port: Int)?
-    public var replicaReadOnly = true
+    @exclusivity(unchecked) public var replicaReadOnly = true
     public var replicaPriority = 100
     public var replicaAnnounced = true
     /// Redis 7.0's default save points; `save ""` (or `--save ''`) turns them off.
@@ -34,11 +34,11 @@ public final class ServerConfig: @unchecked Sendable {
     public var daemonize = false
     public var pidfile = ""
     /// The default user's password; empty: no authentication (Redis's nopass default user).
-    public var requirepass = ""
+    @exclusivity(unchecked) public var requirepass = ""
     /// Credentials this server sends with AUTH when it connects to its master.
     public var masterauth = ""
     public var masteruser = ""
-    public var maxmemory = 0
+    @exclusivity(unchecked) public var maxmemory = 0
     public var maxmemoryPolicy = "noeviction"
     /// Replication, master side: backlog size and how long it outlives the last replica,
     /// the PING period, when a silent replica is dropped, and min-replicas for writes.
@@ -46,10 +46,10 @@ public final class ServerConfig: @unchecked Sendable {
     public var replBacklogTTL = 3600
     public var replPingReplicaPeriod = 10
     public var replTimeout = 60
-    public var minReplicasToWrite = 0
+    @exclusivity(unchecked) public var minReplicasToWrite = 0
     public var minReplicasMaxLag = 10
     /// notify-keyspace-events as NotifyClass bits; 0 (the default) sends nothing.
-    public var notifyKeyspaceEvents = 0
+    @exclusivity(unchecked) public var notifyKeyspaceEvents = 0
 
     /// Read live by every connection's parser.
     public let protocolLimits = ProtocolLimits(maxBulkLength: 512 * 1024 * 1024)
