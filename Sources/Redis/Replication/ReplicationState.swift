@@ -44,6 +44,8 @@ final class ReplicationState {
     /// Clients blocked in WAIT, oldest first.
     @exclusivity(unchecked) var waiting: [WaitRequest] = []
     /// A WAIT asked for fresh ACKs: REPLCONF GETACK * goes out at the end of the batch.
+    /// When a batch end last checked the replicas' output limits (wall-clock ms).
+    var lastOutputLimitCheck: Int64 = 0
     var ackRequested = false
     /// An ACK arrived: waiting clients are checked at the end of the batch.
     var acksChanged = false
@@ -241,6 +243,12 @@ extension Engine {
             replicationFeedInternal(["REPLCONF", "GETACK", "*"])
         }
         replicationFlushStream()
+        // The stream just grew: a replica past its output limit is cut within ~10 ms of
+        // stream (Redis checks on every append), not only at the next cron.
+        if now - r.lastOutputLimitCheck >= 10 && !r.replicas.isEmpty {
+            r.lastOutputLimitCheck = now
+            enforceReplicaOutputLimits()
+        }
     }
 
     /// Whether the batch end has replication work (checked on every batch: cheap).
