@@ -87,6 +87,7 @@ final class CommandTable {
             replicaofCommands,
             replicationCommands,
             authCommands,
+            scriptingCommands,
         ] {
             for (name, h) in family {
                 precondition(handlers[name] == nil, "command \(name) registered twice")

@@ -79,6 +79,8 @@ public final class Engine: @unchecked Sendable {
     var persistence = PersistenceState()
     /// The snapshot being taken between batches (full sync, BGSAVE), if any.
     var snapshotJob: SnapshotJob?
+    /// The Lua interpreter, scripts and functions (Scripting/), made on first use.
+    var scripting: ScriptingState?
     /// Per reactor: the last value stored in its channel's `engineWantsReplySpace`.
     private lazy var replySpaceAnnounced = [Bool](repeating: false, count: channels.count)
 

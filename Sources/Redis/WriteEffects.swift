@@ -76,6 +76,7 @@ extension Engine {
     /// the second command fed wraps the unit in MULTI ... EXEC (`PropagationUnit`).
     @inline(__always)
     func feedReplication(_ args: Arguments, database: Int) {
+        if let s = scripting, s.running, !s.replicate { return }   // redis.set_repl(REPL_NONE)
         if transactions.executingTransaction {
             // Nothing is fed without a backlog: copy nothing then.
             if replication.feedsWrites { transactions.pendingPropagation.append((database, OwnedArguments(args))) }
