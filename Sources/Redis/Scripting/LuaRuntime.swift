@@ -161,10 +161,22 @@ final class ScriptingState {
         return (globals, handlerRef)
     }
 
+    /// Opens a library; one that only returns its table (Debian's cjson, built without
+    /// its global) is set as the global `name`, as Redis's bundled copy does itself.
     private static func loadLibrary(_ L: OpaquePointer, _ name: String, _ open: lua_CFunction) {
         lua_pushcclosure(L, open, 0)
         lua_pushstring(L, name)
-        lua_call(L, 1, 0)
+        lua_call(L, 1, 1)
+        if !name.isEmpty && lua_type(L, -1) == LUA_TTABLE {
+            lua_getfield(L, LUA_GLOBALSINDEX, name)
+            let missing = lua_type(L, -1) == LUA_TNIL
+            luaPop(L, 1)
+            if missing {
+                lua_setfield(L, LUA_GLOBALSINDEX, name)
+                return
+            }
+        }
+        luaPop(L, 1)
     }
 
     /// Sets KEYS or ARGV in the real globals (scripts cannot, the proxy refuses).
