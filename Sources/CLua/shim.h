@@ -116,6 +116,23 @@ static inline void swiftredis_protect(lua_State *L, int globals) {
     lua_replace(L, real);
 }
 
+/* Pushes the __index closure of the globals proxy over the table at the top (consumed):
+ * the load-time API of FUNCTION LOAD uses one over its own table. */
+static inline void swiftredis_push_globals_index(lua_State *L) {
+    lua_pushcclosure(L, swiftredis_globals_index, 1);
+}
+
+/* FUNCTION LOAD past its time limit: raise on every line from now on, so that the
+ * library's code cannot catch the error and carry on. */
+static inline void swiftredis_timeout_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    lua_sethook(L, swiftredis_timeout_hook, LUA_MASKLINE, 0);
+    lua_newtable(L);
+    lua_pushstring(L, "ERR FUNCTION LOAD timeout");
+    lua_setfield(L, -2, "err");
+    lua_error(L);
+}
+
 /* The tail of Redis's math.random: scales r by the arguments as Lua's own does. */
 static inline int swiftredis_random_finish(lua_State *L, double r) {
     switch (lua_gettop(L)) {

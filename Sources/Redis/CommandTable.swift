@@ -88,6 +88,7 @@ final class CommandTable {
             replicationCommands,
             authCommands,
             scriptingCommands,
+            functionCommands,
         ] {
             for (name, h) in family {
                 precondition(handlers[name] == nil, "command \(name) registered twice")

@@ -39,6 +39,12 @@ final class ScriptingState {
     var libraries: [FunctionLibrary] = []
     var functions: [[UInt8]: (library: FunctionLibrary, function: ScriptFunction)] = [:]
     var isFunctionRun = false
+    /// When the library being loaded started (its code may run 500 ms).
+    var loadStartedMonotonic: Int64 = 0
+    /// Registry references of the globals proxy's two __index closures: the full
+    /// globals, and FUNCTION LOAD's load-time API.
+    var runIndexRef: Int32 = 0
+    var loadIndexRef: Int32 = 0
     /// Runs since Lua's collector last took a step.
     var runsSinceGC = 0
 
@@ -51,6 +57,46 @@ final class ScriptingState {
         lua_pushlightuserdata(L, Unmanaged.passUnretained(engine).toOpaque())
         lua_setfield(L, LUA_REGISTRYINDEX, "swiftredis_engine")
         (globalsRef, errorHandlerRef) = ScriptingState.setUp(L)
+        (runIndexRef, loadIndexRef) = ScriptingState.setUpLoadGlobals(L)
+    }
+
+    /// The globals FUNCTION LOAD's code sees: only `redis` with register_function, log,
+    /// the log levels and the version; any other name raises, as in Redis.
+    private static func setUpLoadGlobals(_ L: OpaquePointer) -> (Int32, Int32) {
+        _ = lua_getmetatable(L, LUA_GLOBALSINDEX)
+        lua_getfield(L, -1, "__index")
+        let runIndex = luaL_ref(L, LUA_REGISTRYINDEX)
+        luaPop(L, 1)
+        lua_createtable(L, 0, 1)            // the load-time globals
+        lua_createtable(L, 0, 8)            // their `redis`
+        pushCallback(L, .registerFunction)
+        lua_setfield(L, -2, "register_function")
+        pushCallback(L, .log)
+        lua_setfield(L, -2, "log")
+        let numbers: [(String, Double)] = [
+            ("LOG_DEBUG", 0), ("LOG_VERBOSE", 1), ("LOG_NOTICE", 2), ("LOG_WARNING", 3),
+            ("REDIS_VERSION_NUM", Double(0x07_00_0F)),
+        ]
+        for (name, value) in numbers {
+            lua_pushnumber(L, value)
+            lua_setfield(L, -2, name)
+        }
+        lua_pushstring(L, redisCompatibleVersion)
+        lua_setfield(L, -2, "REDIS_VERSION")
+        swiftredis_protect(L, 1)
+        lua_setfield(L, -2, "redis")
+        swiftredis_push_globals_index(L)
+        let loadIndex = luaL_ref(L, LUA_REGISTRYINDEX)
+        return (runIndex, loadIndex)
+    }
+
+    /// Points the globals at FUNCTION LOAD's API (true) or back at the full globals.
+    func useLoadGlobals(_ load: Bool) {
+        _ = lua_getmetatable(L, LUA_GLOBALSINDEX)
+        lua_pushstring(L, "__index")
+        lua_rawgeti(L, LUA_REGISTRYINDEX, load ? loadIndexRef : runIndexRef)
+        lua_rawset(L, -3)
+        luaPop(L, 1)
     }
 
     deinit {

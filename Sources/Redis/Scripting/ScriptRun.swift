@@ -18,12 +18,13 @@ extension Engine {
     var scriptRunning: Bool { scripting?.running ?? false }
 
     /// Redis's scriptPrepareForRun checks for a script with a shebang (or a function), then
-    /// the run's flags. Replies the error and returns false when the script may not run.
+    /// the run's flags. (A read-only replica answers as processCommand does for the
+    /// write flag such scripts get.) Replies the error and returns false when the script may not run.
     func prepareScriptRun(_ s: ScriptingState, flags: ScriptFlags, readOnlyCommand: Bool, name: [UInt8]) -> Bool {
         if !flags.contains(.evalCompat) {
             if !flags.contains(.noWrites) {
                 if replication.master != nil && config.replicaReadOnly && replication.master?.client !== client {
-                    replyError("READONLY Can not run script with write flag on readonly replica")
+                    replyError("READONLY You can't write against a read only replica.")
                     return false
                 }
                 if !persistence.lastBackgroundSaveOK && config.stopWritesOnBgsaveError {
