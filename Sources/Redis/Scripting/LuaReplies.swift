@@ -7,6 +7,8 @@ struct RESPWriter {
     var bytes: [UInt8] = []
     let resp3: Bool
     var isError = false
+    /// The error came from a command's reply, already counted in errorstats.
+    var ignoreErrorStats = false
 
     init(resp3: Bool) { self.resp3 = resp3 }
 
@@ -99,6 +101,9 @@ private func tableToRESP(_ L: OpaquePointer, _ w: inout RESPWriter, scriptResp: 
         luaPop(L, 1)
         lua_getfield(L, -1, "err")
         let msg = luaCString(L, -1) ?? []
+        luaPop(L, 1)
+        lua_getfield(L, -1, "ignore_error_stats_update")
+        if w.bytes.isEmpty && lua_toboolean(L, -1) != 0 { w.ignoreErrorStats = true }
         luaPop(L, 1)
         w.error([UInt8(ascii: "-")] + msg)
         luaPop(L, 1)

@@ -81,6 +81,9 @@ extension Engine {
                 lua_getfield(L, -1, "line")
                 let line = lua_isstring(L, -1) != 0 ? luaCString(L, -1) : nil
                 luaPop(L, 1)
+                lua_getfield(L, -1, "ignore_error_stats_update")
+                reply.ignoreErrorStats = lua_toboolean(L, -1) != 0
+                luaPop(L, 1)
                 var message = [UInt8(ascii: "-")] + text
                 if let source, let line {
                     message += Array(" script: ".utf8) + s.runName + Array(", on ".utf8) + source + [58] + line + [46]
@@ -98,7 +101,10 @@ extension Engine {
             s.runsSinceGC = 0
         }
         reply.bytes.withUnsafeBytes { replyRaw($0) }
-        if reply.isError { countScriptError(reply.bytes) }
+        // An error a command already counted (redis.call's) is not counted again.
+        if reply.isError {
+            if reply.ignoreErrorStats { client?.commandFailed = true } else { countScriptError(reply.bytes) }
+        }
         // The script's writes went out one by one (wrapped in MULTI ... EXEC when several);
         // EVAL / FCALL itself never reaches replicas.
         propagationReplaced = true
