@@ -109,11 +109,93 @@ static inline void swiftredis_protect(lua_State *L, int globals) {
     lua_pushstring(L, "__swiftredis_readonly");
     lua_pushboolean(L, 1);
     lua_rawset(L, -3);
-    lua_pushstring(L, "__metatable");
-    lua_pushboolean(L, 0);
+    lua_pushstring(L, "__swiftredis_target");
+    lua_pushvalue(L, real);
     lua_rawset(L, -3);
+    if (globals) {
+        /* What getmetatable(_G) shows: a table, as Redis's globals have a metatable. */
+        lua_pushstring(L, "__swiftredis_shown");
+        lua_newtable(L);
+        lua_rawset(L, -3);
+    }
     lua_setmetatable(L, -2);
     lua_replace(L, real);
+}
+
+/* If the value at `index` is a read-only proxy, replaces it by the table it shows. */
+static inline void swiftredis_unproxy(lua_State *L, int index) {
+    if (lua_type(L, index) != LUA_TTABLE || !lua_getmetatable(L, index)) return;
+    lua_pushstring(L, "__swiftredis_target");
+    lua_rawget(L, -2);
+    if (lua_istable(L, -1)) {
+        lua_replace(L, index);
+        lua_pop(L, 1);
+    } else {
+        lua_pop(L, 2);
+    }
+}
+
+/* next, pairs and rawget see through the proxies, so scripts iterate the globals and the
+ * libraries as in Redis. */
+static inline int swiftredis_next(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    swiftredis_unproxy(L, 1);
+    if (lua_next(L, 1)) return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+static inline int swiftredis_pairs(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+static inline int swiftredis_rawget(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkany(L, 2);
+    lua_settop(L, 2);
+    swiftredis_unproxy(L, 1);
+    lua_rawget(L, 1);
+    return 1;
+}
+
+/* getmetatable: the libraries show none, the globals a table (as in Redis); any other
+ * value as Lua's own. */
+static inline int swiftredis_getmetatable(lua_State *L) {
+    luaL_checkany(L, 1);
+    if (!lua_getmetatable(L, 1)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushstring(L, "__swiftredis_readonly");
+    lua_rawget(L, -2);
+    if (lua_toboolean(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushstring(L, "__swiftredis_shown");
+        lua_rawget(L, -2);
+        return 1;
+    }
+    lua_pop(L, 1);
+    luaL_getmetafield(L, 1, "__metatable");
+    return 1;
+}
+
+/* Installs next, pairs, rawget and getmetatable that know the proxies into the table at
+ * the top of the stack (the real globals). */
+static inline void swiftredis_install_proxy_aware(lua_State *L) {
+    lua_pushcfunction(L, swiftredis_next);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "next");
+    lua_pushcclosure(L, swiftredis_pairs, 1);
+    lua_setfield(L, -2, "pairs");
+    lua_pushcfunction(L, swiftredis_rawget);
+    lua_setfield(L, -2, "rawget");
+    lua_pushcfunction(L, swiftredis_getmetatable);
+    lua_setfield(L, -2, "getmetatable");
 }
 
 /* Pushes the __index closure of the globals proxy over the table at the top (consumed):

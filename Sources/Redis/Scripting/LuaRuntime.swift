@@ -117,8 +117,8 @@ final class ScriptingState {
         loadLibrary(L, "debug", luaopen_debug)
         loadLibrary(L, "cjson", luaopen_cjson)
         loadLibrary(L, "bit", luaopen_bit)
-        // Globals Redis never lets in (its deny list).
-        for name in ["dofile", "loadfile", "print"] {
+        // Globals Redis 7.0.15 scripts do not see.
+        for name in ["dofile", "loadfile", "print", "getfenv", "setfenv", "newproxy"] {
             lua_pushnil(L)
             lua_setfield(L, LUA_GLOBALSINDEX, name)
         }
@@ -135,7 +135,6 @@ final class ScriptingState {
             ("sha1hex", .sha1hex), ("error_reply", .errorReply), ("status_reply", .statusReply),
             ("set_repl", .setRepl), ("replicate_commands", .replicateCommands),
             ("breakpoint", .breakpoint), ("debug", .debug), ("acl_check_cmd", .aclCheckCommand),
-            ("register_function", .registerFunction),
         ]
         for (name, mode) in api {
             pushCallback(L, mode)
@@ -195,6 +194,16 @@ final class ScriptingState {
                 lua_settop(L, -2)
             }
         }
+        // Strings' methods go through the string proxy too (getmetatable('').__index is
+        // `string`, and cannot be used to change the library).
+        lua_pushstring(L, "")
+        _ = lua_getmetatable(L, -1)
+        lua_getfield(L, LUA_GLOBALSINDEX, "string")
+        lua_setfield(L, -2, "__index")
+        lua_settop(L, 0)
+        lua_pushvalue(L, LUA_GLOBALSINDEX)
+        swiftredis_install_proxy_aware(L)
+        lua_settop(L, 0)
         // The globals: reads of missing names raise, writes raise; `_G` is the proxy.
         lua_pushvalue(L, LUA_GLOBALSINDEX)
         lua_pushvalue(L, -1)
