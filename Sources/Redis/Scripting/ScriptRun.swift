@@ -305,6 +305,17 @@ extension Engine {
     private func scriptRedisCall(_ L: OpaquePointer, _ s: ScriptingState, raise: Bool) -> Int32 {
         guard let parts = scriptArguments(L) else { return raise ? -1 : 1 }
         if let failure = scriptCallRefusal(parts, s) {
+            // Counted here, as Redis's scriptCall does; the script's reply is not counted.
+            stats.errorReplies += 1
+            var code = "ERR"
+            if failure.first == UInt8(ascii: "-") {
+                code = String(decoding: failure.dropFirst().prefix { $0 != 32 }, as: UTF8.self)
+            }
+            stats.countError(prefix: code)
+            if let cmd = scriptCommandLookup(parts) {
+                cmd.rejectedCalls += 1
+                stats.rejectedCalls += 1
+            }
             luaPushError(L, failure)
             lua_pushboolean(L, 1)
             lua_setfield(L, -2, "ignore_error_stats_update")
