@@ -215,6 +215,17 @@ static inline void swiftredis_timeout_hook(lua_State *L, lua_Debug *ar) {
     lua_error(L);
 }
 
+/* SCRIPT KILL / FUNCTION KILL took effect: raise on every line from now on, so that the
+ * script cannot catch the error with pcall and carry on. */
+static inline void swiftredis_kill_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    lua_sethook(L, swiftredis_kill_hook, LUA_MASKLINE, 0);
+    lua_newtable(L);
+    lua_pushstring(L, "ERR Script killed by user with SCRIPT KILL...");
+    lua_setfield(L, -2, "err");
+    lua_error(L);
+}
+
 /* The tail of Redis's math.random: scales r by the arguments as Lua's own does. */
 static inline int swiftredis_random_finish(lua_State *L, double r) {
     switch (lua_gettop(L)) {

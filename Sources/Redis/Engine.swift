@@ -202,6 +202,10 @@ public final class Engine: @unchecked Sendable {
         do {
             while let (kind, payload) = ring.peek() {
                 took = true
+                // Past the record before running it (its bytes stay until `release`): a
+                // script running too long takes the records after it from this ring
+                // (Scripting/BusyScript.swift).
+                ring.advance()
                 let base = payload.baseAddress!
                 let token = base.load(as: UInt64.self)
                 switch kind {
@@ -256,7 +260,6 @@ public final class Engine: @unchecked Sendable {
                 default:
                     break
                 }
-                ring.advance()
                 if st.pointee.pendingBytes >= ReplyStaging.backPressureBytes { break }
             }
             st.pointee.closeRecord()

@@ -494,3 +494,86 @@ def test_info_memory_script_fields(server, reference):
                       "number_of_libraries"):
             assert field in mem, (srv, field)
         assert mem["number_of_cached_scripts"] == 1
+
+
+def _busy_scenario(srv, start, probes):
+    """Runs `start` (a script that loops) on one connection with a PING pipelined behind
+    it, sends `probes` from another connection while it is busy, and returns every reply."""
+    import threading
+    out = []
+    with RawConn(srv.port) as c:
+        c.send(encode("CONFIG", "SET", "busy-reply-threshold", "100"))
+        out.append(c.read_reply())
+    res = []
+
+    def runner():
+        with RawConn(srv.port) as c:
+            c.send(encode(*start) + encode("PING"))
+            res.append(c.read_reply())
+            res.append(c.read_reply())
+
+    t = threading.Thread(target=runner)
+    t.start()
+    time.sleep(0.4)
+    with RawConn(srv.port) as c:
+        for cmd in probes:
+            c.send(encode(*cmd))
+            out.append((cmd, c.read_reply()))
+    t.join(20)
+    with RawConn(srv.port) as c:
+        c.send(encode("CONFIG", "SET", "busy-reply-threshold", "5000"))
+        out.append(c.read_reply())
+    return out + res
+
+
+BUSY_PROBES = [("PING",), ("GET", "x"), ("NOSUCH",), ("GET",), ("FUNCTION", "KILL")]
+
+
+@pytest.mark.parametrize("start,probes", [
+    (("EVAL", "while true do end", "0"), BUSY_PROBES + [("SCRIPT", "KILL")]),
+    (("EVAL", "pcall(function() while true do end end) while true do end", "0"),
+     BUSY_PROBES + [("SCRIPT", "KILL")]),
+])
+def test_busy_script_differential(server, reference, start, probes):
+    assert _busy_scenario(server, start, probes) == _busy_scenario(reference, start, probes)
+
+
+def test_busy_function_kill_and_unkillable(server, reference):
+    lib = "#!lua name=busy\nredis.register_function('spin', function(k, a) while true do end end)"
+    for srv in (server, reference):
+        srv.client().function_load(lib, replace=True)
+    probes = BUSY_PROBES[:-1] + [("SCRIPT", "KILL"), ("FUNCTION", "KILL")]
+    assert _busy_scenario(server, ("FCALL", "spin", "0"), probes) == \
+        _busy_scenario(reference, ("FCALL", "spin", "0"), probes)
+    # A script that wrote cannot be killed; it is left to run until it ends by itself.
+    start = ("EVAL", "redis.call('set', 'w', '1') local n = 0 while n < 3 do local i = 0 "
+             "while i < 20000000 do i = i + 1 end n = n + 1 end return n", "0")
+    got = _busy_scenario(server, start, [("SCRIPT", "KILL"), ("PING",)])
+    assert got[1][1].startswith(b"-UNKILLABLE Sorry the script already executed write commands")
+    assert got[2][1].startswith(b"-BUSY Redis is busy running a script.")
+    assert got[-2:] == [b":3\r\n", b"+PONG\r\n"]
+
+
+def test_shutdown_nosave_ends_a_busy_script(fresh_server):
+    import threading
+    srv = fresh_server()
+    r = srv.client()
+    r.config_set("busy-reply-threshold", 100)
+    t = threading.Thread(target=lambda: _swallow(lambda: srv.client().eval("while true do end", 0)))
+    t.start()
+    time.sleep(0.4)
+    with RawConn(srv.port) as c:
+        c.send(encode("SHUTDOWN", "NOSAVE"))
+        try:
+            c.read_reply()
+        except Exception:
+            pass
+    t.join(10)
+    assert wait_until(lambda: not srv.alive(), 10)
+
+
+def _swallow(f):
+    try:
+        f()
+    except Exception:
+        pass

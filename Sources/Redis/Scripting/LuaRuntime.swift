@@ -33,6 +33,8 @@ final class ScriptingState {
     var startedMonotonic: Int64 = 0
     /// The run went past busy-reply-threshold and was logged.
     var reportedSlow = false
+    /// SCRIPT KILL or FUNCTION KILL stopped the run.
+    var killed = false
     /// A function library being loaded: redis.register_function adds to it.
     var loadingLibrary: FunctionLibrary?
     /// Function libraries in load order, and functions by name.

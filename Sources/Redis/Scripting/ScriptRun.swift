@@ -50,6 +50,7 @@ extension Engine {
         s.caller.db = client.db
         s.startedMonotonic = monotonicMilliseconds()
         s.reportedSlow = false
+        s.killed = false
         return true
     }
 
@@ -57,11 +58,12 @@ extension Engine {
     /// arguments and replies its result or error to the running client.
     func runScriptFunction(_ s: ScriptingState, nargs: Int32) {
         let L = s.L
-        let threshold = scriptBusyThresholdMs
+        let threshold = config.busyReplyThreshold
         if threshold > 0 { lua_sethook(L, scriptSlowHook, LUA_MASKCOUNT, 100_000) }
         let err = lua_pcall(L, nargs, 1, -Int32(nargs) - 2)
-        if threshold > 0 { lua_sethook(L, nil, 0, 0) }
+        lua_sethook(L, nil, 0, 0)
         s.running = false
+        s.killed = false
         if s.reportedSlow {
             logger.warning("Slow script detected: it ran for \(monotonicMilliseconds() - s.startedMonotonic) ms and has now finished.")
         }
@@ -376,20 +378,24 @@ extension Engine {
     }
 }
 
-/// Redis's busy-reply-threshold (lua-time-limit) default, in ms.
-let scriptBusyThresholdMs = 5000
-
-/// Every 100,000 Lua instructions: a script past busy-reply-threshold is logged once, so
-/// that a runaway script is never silent (other clients wait until it ends).
+/// Every 100,000 Lua instructions: once a script has run past busy-reply-threshold, the
+/// engine answers other clients (-BUSY, SCRIPT KILL, FUNCTION KILL) from here, as Redis
+/// does from its Lua hook; the first time, the slow script is logged.
 let scriptSlowHook: @convention(c) (OpaquePointer?, UnsafeMutablePointer<lua_Debug>?) -> Void = { L, _ in
     let L = L!
     lua_getfield(L, LUA_REGISTRYINDEX, "swiftredis_engine")
     let engine = Unmanaged<Engine>.fromOpaque(lua_touserdata(L, -1)!).takeUnretainedValue()
     lua_settop(L, -2)
-    guard let s = engine.scripting, s.running, !s.reportedSlow else { return }
+    guard let s = engine.scripting, s.running else { return }
     let elapsed = monotonicMilliseconds() - s.startedMonotonic
-    if elapsed >= Int64(scriptBusyThresholdMs) {
+    guard elapsed >= Int64(engine.config.busyReplyThreshold) else { return }
+    if !s.reportedSlow {
         s.reportedSlow = true
-        engine.logger.warning("Slow script detected: still in execution after \(elapsed) milliseconds. Other clients wait until it ends: this server does not answer BUSY nor take SCRIPT KILL.")
+        engine.logger.warning("Slow script detected: still in execution after \(elapsed) milliseconds. You can try killing the script using the SCRIPT KILL command.")
+    }
+    engine.serveClientsWhileBusy()
+    if s.killed {
+        engine.logger.warning("Lua script killed by user with SCRIPT KILL.")
+        lua_sethook(L, swiftredis_kill_hook, LUA_MASKLINE | LUA_MASKCOUNT, 1)
     }
 }
