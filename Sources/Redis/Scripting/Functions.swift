@@ -275,6 +275,7 @@ extension Engine {
         let f = found.function
         guard prepareScriptRun(s, flags: f.flags, readOnlyCommand: readOnly, name: f.name) else { return }
         s.isFunctionRun = true
+        s.clearEvalGlobals()
         let L = s.L
         lua_rawgeti(L, LUA_REGISTRYINDEX, s.errorHandlerRef)
         lua_rawgeti(L, LUA_REGISTRYINDEX, f.ref)

@@ -236,6 +236,17 @@ final class ScriptingState {
         luaPop(L, 1)
     }
 
+    /// Removes KEYS and ARGV: functions get theirs as arguments, and in Redis (which
+    /// runs them in an interpreter of their own) never see an EVAL's.
+    func clearEvalGlobals() {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, globalsRef)
+        lua_pushnil(L)
+        lua_setfield(L, -2, "KEYS")
+        lua_pushnil(L)
+        lua_setfield(L, -2, "ARGV")
+        lua_settop(L, -2)
+    }
+
     /// Sets KEYS or ARGV in the real globals (scripts cannot, the proxy refuses).
     func setGlobalArray(_ name: String, _ args: Arguments, from: Int, count: Int) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, globalsRef)
