@@ -76,13 +76,14 @@ extension Engine {
     /// the second command fed wraps the unit in MULTI ... EXEC (`PropagationUnit`).
     @inline(__always)
     func feedReplication(_ args: Arguments, database: Int) {
-        if let s = scripting, s.running, !s.replicate { return }   // redis.set_repl(REPL_NONE)
         if transactions.executingTransaction {
             // Nothing is fed without a backlog: copy nothing then.
-            if replication.feedsWrites { transactions.pendingPropagation.append((database, OwnedArguments(args))) }
+            if replication.feedsWrites && !scriptReplicationOff {
+                transactions.pendingPropagation.append((database, OwnedArguments(args)))
+            }
             return
         }
-        guard replication.feedsWrites else { return }
+        guard replication.feedsWrites, !scriptReplicationOff else { return }
         if propagationUnit.open {
             feedInUnit(args, database: database)
         } else {

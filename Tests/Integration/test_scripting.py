@@ -339,6 +339,20 @@ def test_function_dump_restore(server, reference):
         assert c.read_reply() == b"-ERR payload version or checksum are wrong\r\n"
 
 
+def test_error_objects_with_metatables_do_not_crash(server):
+    """redis-server 7.0.15 aborts on these; the error of the first is then unspecified."""
+    r = server.client()
+    import redis
+    for body in ("error(setmetatable({}, {__index=function() error('boom') end}))",
+                 "return setmetatable({}, {__index=function() error('boom') end})",
+                 "return {setmetatable({}, {__index=function() error('boom') end})}"):
+        try:
+            r.eval(body, 0)
+        except redis.ResponseError:
+            pass
+    assert r.ping()
+
+
 def test_redis_py_lock_and_register_script(server):
     r = server.client()
     lock = r.lock("resource", timeout=5)

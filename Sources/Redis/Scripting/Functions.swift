@@ -138,7 +138,7 @@ extension Engine {
         if lua_isstring(L, -1) != 0 {
             message = Array("ERR ".utf8) + (luaCString(L, -1) ?? [])
         } else if lua_type(L, -1) == LUA_TTABLE {
-            lua_getfield(L, -1, "err")
+            luaRawField(L, "err")
             if lua_isstring(L, -1) != 0 { message = luaCString(L, -1) ?? [] }
             luaPop(L, 1)
         }

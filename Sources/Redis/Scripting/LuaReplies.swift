@@ -102,7 +102,7 @@ private func tableToRESP(_ L: OpaquePointer, _ w: inout RESPWriter, scriptResp: 
         lua_getfield(L, -1, "err")
         let msg = luaCString(L, -1) ?? []
         luaPop(L, 1)
-        lua_getfield(L, -1, "ignore_error_stats_update")
+        luaRawField(L, "ignore_error_stats_update")
         if w.bytes.isEmpty && lua_toboolean(L, -1) != 0 { w.ignoreErrorStats = true }
         luaPop(L, 1)
         w.error([UInt8(ascii: "-")] + msg)

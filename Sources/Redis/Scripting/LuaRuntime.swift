@@ -310,6 +310,14 @@ let scriptCallback: @convention(c) (OpaquePointer?, Int32) -> Int32 = { L, mode 
 
 @inline(__always) func luaPop(_ L: OpaquePointer, _ n: Int32) { lua_settop(L, -n - 1) }
 
+/// Pushes field `name` of the table on top without metamethods: outside a protected call
+/// an error from a script's __index would abort the process (redis-server 7.0.15 crashes
+/// on `error(setmetatable({}, {__index = function() error() end}))`).
+func luaRawField(_ L: OpaquePointer, _ name: String) {
+    lua_pushstring(L, name)
+    lua_rawget(L, -2)
+}
+
 func luaPushBytes(_ L: OpaquePointer, _ bytes: [UInt8]) {
     bytes.withUnsafeBytes { lua_pushlstring(L, $0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count) }
 }

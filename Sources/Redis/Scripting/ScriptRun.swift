@@ -14,6 +14,12 @@ extension Engine {
         return s
     }
 
+    /// A running script called redis.set_repl without REPL_REPLICA: its writes stay here.
+    var scriptReplicationOff: Bool {
+        guard let s = scripting else { return false }
+        return s.running && !s.replicate
+    }
+
     /// Whether a script is running now (blocking commands then reply as on timeout).
     var scriptRunning: Bool { scripting?.running ?? false }
 
@@ -74,16 +80,16 @@ extension Engine {
                 reply.error(Array("ERR Error running script ".utf8) + s.runName + Array(", ".utf8) + Array(msg.prefix(100)) + [10])
             } else {
                 var text: [UInt8] = []
-                lua_getfield(L, -1, "err")
+                luaRawField(L, "err")
                 if lua_isstring(L, -1) != 0 { text = luaCString(L, -1) ?? [] }
                 luaPop(L, 1)
-                lua_getfield(L, -1, "source")
+                luaRawField(L, "source")
                 let source = lua_isstring(L, -1) != 0 ? luaCString(L, -1) : nil
                 luaPop(L, 1)
-                lua_getfield(L, -1, "line")
+                luaRawField(L, "line")
                 let line = lua_isstring(L, -1) != 0 ? luaCString(L, -1) : nil
                 luaPop(L, 1)
-                lua_getfield(L, -1, "ignore_error_stats_update")
+                luaRawField(L, "ignore_error_stats_update")
                 reply.ignoreErrorStats = lua_toboolean(L, -1) != 0
                 luaPop(L, 1)
                 var message = [UInt8(ascii: "-")] + text
@@ -143,7 +149,7 @@ extension Engine {
             if lua_pcall(L, argc - 1, LUA_MULTRET, 0) != 0 {
                 lua_remove(L, 1)
                 if lua_type(L, -1) == LUA_TTABLE {
-                    lua_getfield(L, -1, "err")
+                    luaRawField(L, "err")
                     if lua_isstring(L, -1) != 0 { lua_replace(L, -2) }
                 }
                 lua_pushboolean(L, 0)
