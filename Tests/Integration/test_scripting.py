@@ -369,6 +369,21 @@ def test_redis_py_lock_and_register_script(server):
     assert r.script_exists(incr.sha) == [True]
 
 
+def test_publish_from_a_script(server, reference):
+    """Messages go to the subscribers, the script's reply to its caller."""
+    for srv in (server, reference):
+        with RawConn(srv.port) as sub, RawConn(srv.port) as c:
+            sub.send(encode("SUBSCRIBE", "ch"))
+            sub.read_reply()
+            c.send(encode("EVAL", "local n = redis.call('publish', 'ch', 'm1') "
+                          "redis.call('publish', 'ch', 'm2') return {n, redis.call('ping')}", "0"))
+            assert c.read_reply() == b"*2\r\n:1\r\n+PONG\r\n"
+            assert sub.read_reply() == b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nm1\r\n"
+            assert sub.read_reply() == b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nm2\r\n"
+            c.send(encode("PING"))
+            assert c.read_reply() == b"+PONG\r\n"
+
+
 def test_watch_sees_script_writes(server):
     r = server.client()
     r.set("w", "1")

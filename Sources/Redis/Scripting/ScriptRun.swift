@@ -347,6 +347,8 @@ extension Engine {
         out = savedOut
         resp3 = savedResp3
         propagationReplaced = savedReplaced
+        // A command that wrote to other clients (PUBLISH) left another record open.
+        if let c = savedClient, !c.closing { out.pointee.open(token: c.token) }
         let buffer = s.scratch.pointee.buffer
         let reply = UnsafeRawBufferPointer(start: buffer.readPointer + ReplyStaging.headerSize,
                                            count: buffer.readable - ReplyStaging.headerSize)
