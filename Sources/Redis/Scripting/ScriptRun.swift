@@ -355,6 +355,12 @@ extension Engine {
         let isError = reply.first == UInt8(ascii: "-")
         var at = 0
         pushRESPAsLua(L, reply, &at)
+        // A huge reply grew the scratch buffer: give the memory back.
+        if s.scratch.pointee.buffer.capacity > 16 << 20 {
+            s.scratch.pointee.buffer.free()
+            s.scratch.pointee.buffer.reserveCapacity(64 * 1024)
+        }
+        s.scratch.pointee.openRecord = -1
         return raise && isError ? -1 : 1
     }
 
