@@ -625,3 +625,26 @@ def _swallow(f):
         f()
     except Exception:
         pass
+
+
+def test_keyspace_events_from_scripts(server, reference):
+    got = []
+    for srv in (server, reference):
+        with RawConn(srv.port) as sub, RawConn(srv.port) as c:
+            c.send(encode("CONFIG", "SET", "notify-keyspace-events", "KEA"))
+            c.read_reply()
+            sub.send(encode("PSUBSCRIBE", "__key*__:*"))
+            sub.read_reply()
+            c.send(encode("EVAL", "redis.call('set', 'a', '1') redis.call('incr', 'a') redis.call('del', 'a') return 1", "0"))
+            reply = c.read_reply()
+            c.send(encode("FUNCTION", "LOAD", "REPLACE",
+                          "#!lua name=n\nredis.register_function('n', function() return redis.call('lpush', 'l', 1) end)"))
+            c.read_reply()
+            c.send(encode("FCALL", "n", "0"))
+            c.read_reply()
+            got.append((reply, [sub.read_reply() for _ in range(8)]))
+            c.send(encode("CONFIG", "SET", "notify-keyspace-events", ""))
+            c.read_reply()
+            c.send(encode("FUNCTION", "FLUSH"))
+            c.read_reply()
+    assert got[0] == got[1]
