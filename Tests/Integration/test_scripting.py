@@ -295,7 +295,8 @@ CASES = {
         ("FUNCTION", "LIST"), ("FUNCTION", "LIST", "WITHCODE"), ("FUNCTION", "STATS"),
         ("FUNCTION", "LOAD", "REPLACE"), ("FUNCTION", "LOAD", "bad", "x"), ("FCALL", "nosuch", "x"),
         ("FUNCTION", "RESTORE", "x", "bad"), ("FUNCTION", "RESTORE", "x", "flush", "y"),
-        ("FUNCTION", "DELETE", "Y"), ("FUNCTION", "LIST"),
+        ("FUNCTION", "DELETE", "Y"), ("FUNCTION", "LIST"), ("FUNCTION", "RESTORE", "garbage"),
+        ("FUNCTION", "RESTORE", "ab"),
         ("FUNCTION", "FLUSH", "bad"), ("FUNCTION", "FLUSH", "SYNC"), ("FUNCTION", "LIST"),
         ("FUNCTION", "LOAD", "#!lua name=e\nredis.register_function('fe', function(keys, args) error('oops') end)"),
         ("FCALL", "fe", "0"),
@@ -336,11 +337,13 @@ def test_function_dump_restore(server, reference):
             srv.client().function_flush()
     with RawConn(server.port) as c:
         c.send(encode("FUNCTION", "RESTORE", "garbage"))
-        assert c.read_reply() == b"-ERR payload version or checksum are wrong\r\n"
+        assert c.read_reply() == b"-ERR DUMP payload version or checksum are wrong\r\n"
 
 
 def test_error_objects_with_metatables_do_not_crash(server):
     """redis-server 7.0.15 aborts on these; the error of the first is then unspecified."""
+    if server.is_redis:
+        pytest.skip("redis-server 7.0.15 crashes on these scripts")
     r = server.client()
     import redis
     for body in ("error(setmetatable({}, {__index=function() error('boom') end}))",
@@ -486,7 +489,7 @@ def test_functions_survive_restart_and_load_in_redis(fresh_server):
     lib = "#!lua name=keep\nredis.register_function{function_name='kf', callback=function(k, a) return 'kept' end, flags={'no-writes'}, description='d'}"
     port = free_port()
     cmd = os.environ.get("SERVER_CMD", ".build/release/swift-redis --port {port} --bind 127.0.0.1 --save '' --appendonly no")
-    ours = Server(cmd.replace("--save ''", "--save '' --dir " + d), "server").start()
+    ours = Server(cmd + " --dir " + d, "server").start()
     try:
         r = ours.client()
         r.function_load(lib)
@@ -494,7 +497,7 @@ def test_functions_survive_restart_and_load_in_redis(fresh_server):
         assert r.save()
     finally:
         ours.stop()
-    ours = Server(cmd.replace("--save ''", "--save '' --dir " + d), "server").start()
+    ours = Server(cmd + " --dir " + d, "server").start()
     try:
         r = ours.client()
         assert r.fcall("kf", 0) == b"kept"
@@ -514,7 +517,7 @@ def test_functions_survive_restart_and_load_in_redis(fresh_server):
     finally:
         p.kill()
         p.wait()
-    ours = Server(cmd.replace("--save ''", "--save '' --dir " + d), "server").start()
+    ours = Server(cmd + " --dir " + d, "server").start()
     try:
         assert ours.client().fcall("bf", 0) == b"back"
         assert ours.client().fcall("kf", 0) == b"kept"

@@ -200,7 +200,7 @@ extension Engine {
             }
         }
         guard dumpPayloadIsValid(a[2]) else {
-            replyError("ERR payload version or checksum are wrong")
+            replyError("ERR DUMP payload version or checksum are wrong")
             return
         }
         let codes: [[UInt8]]
