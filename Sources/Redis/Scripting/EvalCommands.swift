@@ -153,9 +153,9 @@ func parseShebang(_ body: UnsafeRawBufferPointer) -> Result<(ScriptFlags, Int), 
         return .success((.evalCompat, 0))
     }
     guard let newline = body.firstIndex(of: 10) else { return .failure(ShebangError("ERR Invalid script shebang")) }
-    let parts = body[0..<newline].split(whereSeparator: { $0 == 32 || $0 == 9 || $0 == 13 || $0 == 11 || $0 == 12 })
-        .map { Array($0) }
-    guard let engineName = parts.first else { return .failure(ShebangError("ERR Invalid engine in script shebang")) }
+    guard let parts = splitShebangArgs(ArraySlice(body[0..<newline])), let engineName = parts.first else {
+        return .failure(ShebangError("ERR Invalid engine in script shebang"))
+    }
     if engineName != Array("#!lua".utf8) {
         return .failure(ShebangError("ERR Unexpected engine in script shebang: " + String(decoding: engineName, as: UTF8.self)))
     }
@@ -183,4 +183,77 @@ struct ShebangError: Error {
 
 extension Engine {
     func replyError(_ e: ShebangError) { replyError(e.message) }
+}
+
+/// Redis's sdssplitargs: words separated by spaces, with "double quotes" (escapes \n \r
+/// \t \b \a \\ \" and \xHH) and 'single quotes' (\'); nil for unbalanced quotes or a
+/// closing quote not followed by a space. Used for shebang lines.
+func splitShebangArgs(_ line: ArraySlice<UInt8>) -> [[UInt8]]? {
+    let p = Array(line)
+    var i = 0
+    var out: [[UInt8]] = []
+    func isSpace(_ c: UInt8) -> Bool { c == 32 || c == 10 || c == 13 || c == 9 || c == 11 || c == 12 }
+    func hex(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: return c - 48
+        case 97...102: return c - 87
+        case 65...70: return c - 55
+        default: return nil
+        }
+    }
+    while true {
+        while i < p.count && isSpace(p[i]) { i += 1 }
+        if i >= p.count { return out }
+        var current: [UInt8] = []
+        var inDouble = false, inSingle = false
+        while true {
+            if inDouble {
+                guard i < p.count else { return nil }
+                if p[i] == UInt8(ascii: "\\") && i + 3 < p.count && p[i + 1] == UInt8(ascii: "x"),
+                   let h = hex(p[i + 2]), let l = hex(p[i + 3]) {
+                    current.append(h << 4 | l)
+                    i += 3
+                } else if p[i] == UInt8(ascii: "\\") && i + 1 < p.count {
+                    i += 1
+                    switch p[i] {
+                    case UInt8(ascii: "n"): current.append(10)
+                    case UInt8(ascii: "r"): current.append(13)
+                    case UInt8(ascii: "t"): current.append(9)
+                    case UInt8(ascii: "b"): current.append(8)
+                    case UInt8(ascii: "a"): current.append(7)
+                    default: current.append(p[i])
+                    }
+                } else if p[i] == UInt8(ascii: "\"") {
+                    if i + 1 < p.count && !isSpace(p[i + 1]) { return nil }
+                    i += 1
+                    break
+                } else {
+                    current.append(p[i])
+                }
+            } else if inSingle {
+                guard i < p.count else { return nil }
+                if p[i] == UInt8(ascii: "\\") && i + 1 < p.count && p[i + 1] == UInt8(ascii: "'") {
+                    i += 1
+                    current.append(UInt8(ascii: "'"))
+                } else if p[i] == UInt8(ascii: "'") {
+                    if i + 1 < p.count && !isSpace(p[i + 1]) { return nil }
+                    i += 1
+                    break
+                } else {
+                    current.append(p[i])
+                }
+            } else {
+                if i >= p.count || isSpace(p[i]) { break }
+                if p[i] == UInt8(ascii: "\"") {
+                    inDouble = true
+                } else if p[i] == UInt8(ascii: "'") {
+                    inSingle = true
+                } else {
+                    current.append(p[i])
+                }
+            }
+            i += 1
+        }
+        out.append(current)
+    }
 }

@@ -51,9 +51,9 @@ extension Engine {
     func createFunctionLibrary(_ code: [UInt8], replace: Bool, into s: ScriptingState) -> Result<[UInt8], ShebangError> {
         guard code.starts(with: Array("#!".utf8)) else { return .failure(ShebangError("Missing library metadata")) }
         guard let newline = code.firstIndex(of: 10) else { return .failure(ShebangError("Invalid library metadata")) }
-        let parts = code[0..<newline].split(whereSeparator: { $0 == 32 || $0 == 9 || $0 == 13 || $0 == 11 || $0 == 12 })
-            .map { Array($0) }
-        guard let first = parts.first else { return .failure(ShebangError("Invalid library metadata")) }
+        guard let parts = splitShebangArgs(code[0..<newline]), let first = parts.first else {
+            return .failure(ShebangError("Invalid library metadata"))
+        }
         let engineName = Array(first.dropFirst(2))
         var name: [UInt8]?
         for part in parts.dropFirst() {
