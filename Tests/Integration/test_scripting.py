@@ -665,3 +665,27 @@ def test_keyspace_events_from_scripts(server, reference):
             c.send(encode("FUNCTION", "FLUSH"))
             c.read_reply()
     assert got[0] == got[1]
+
+
+def test_deeply_nested_replies(server, reference):
+    """Self-referencing and very deep tables stop where Lua's stack does, as in Redis
+    (7995 levels, then -ERR reached lua stack limit)."""
+    import socket
+
+    def raw(port, body):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.settimeout(10)
+        s.sendall(encode("EVAL", body, "0") + encode("PING"))
+        data = b""
+        while not data.endswith(b"+PONG\r\n"):
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        return data
+
+    for body in ("local t = {} t[1] = t return t", "local t = {} t.map = t return t",
+                 "local t = {} t.set = t return t",
+                 "local t = {} local c = t for i=1,100000 do c[1] = {} c = c[1] end return t"):
+        assert raw(server.port, body) == raw(reference.port, body), body
