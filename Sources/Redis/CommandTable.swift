@@ -92,6 +92,8 @@ final class CommandTable {
             replicaofCommands,
             replicationCommands,
             authCommands,
+            scriptingCommands,
+            functionCommands,
         ] {
             for (name, h) in family {
                 precondition(handlers[name] == nil, "command \(name) registered twice")

@@ -85,6 +85,8 @@ public final class Engine: @unchecked Sendable {
     @exclusivity(unchecked) var persistence = PersistenceState()
     /// The snapshot being taken between batches (full sync, BGSAVE), if any.
     var snapshotJob: SnapshotJob?
+    /// The Lua interpreter, scripts and functions (Scripting/), made on first use.
+    var scripting: ScriptingState?
     /// Per reactor: the last value stored in its channel's `engineWantsReplySpace`.
     private lazy var replySpaceAnnounced = [Bool](repeating: false, count: channels.count)
 
@@ -206,6 +208,10 @@ public final class Engine: @unchecked Sendable {
         do {
             while let (kind, payload) = ring.peek() {
                 took = true
+                // Past the record before running it (its bytes stay until `release`): a
+                // script running too long takes the records after it from this ring
+                // (Scripting/BusyScript.swift).
+                ring.advance()
                 let base = payload.baseAddress!
                 let token = base.load(as: UInt64.self)
                 switch kind {
@@ -261,7 +267,6 @@ public final class Engine: @unchecked Sendable {
                 default:
                     break
                 }
-                ring.advance()
                 if st.pointee.pendingBytes >= ReplyStaging.backPressureBytes { break }
             }
             st.pointee.closeRecord()

@@ -29,6 +29,8 @@ public final class ServerConfig: @unchecked Sendable {
     /// client-output-buffer-limit as Redis prints it: class hard soft seconds, per class.
     public var clientOutputBufferLimit = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
     public var hz = 10
+    /// busy-reply-threshold (lua-time-limit): ms a script runs before others get -BUSY.
+    public var busyReplyThreshold = 5000
     public var tcpBacklog = 511
     public var timeout = 0
     public var daemonize = false
@@ -275,6 +277,7 @@ struct ConfigParameter {
             return nil
         }),
         integer("hz", min: 1, max: 500, \.hz),
+        integer("busy-reply-threshold", alias: "lua-time-limit", max: Int(Int64.max / 2), \.busyReplyThreshold),
         integer("tcp-backlog", mutable: false, \.tcpBacklog),
         integer("timeout", \.timeout),
         boolean("daemonize", mutable: false, \.daemonize),

@@ -83,6 +83,7 @@ extension Engine {
     func makeSnapshot(replication: (id: String, offset: Int64, streamDB: Int)? = nil) -> [UInt8] {
         var w = RDBWriter(compression: config.rdbcompression, capacity: 4096 + databases.reduce(0) { $0 + $1.table.entryBytes })
         w.snapshotHeader(usedMemory: usedMemory(), now: now, replication: replication)
+        w.functionLibraries(functionLibraries.map { $0.code })
         for d in databases where d.table.count > 0 {
             w.selectDB(d.index, keys: d.table.count, expires: d.table.volatileCount)
             d.table.forEach { w.keyValue($0) }
@@ -114,6 +115,9 @@ extension Engine {
         var loaded = 0, expired = 0
         try reader.read(verifyChecksum: config.rdbchecksum) { r in
             if try store(r.value, key: r.key, expireAt: r.expireAt, database: r.db) { loaded += 1 } else { expired += 1 }
+        }
+        if let failure = replaceFunctionLibraries(reader.functionCodes) {
+            throw RDBError("Failed loading library: " + failure)
         }
         let fresh = databases
         databases = current

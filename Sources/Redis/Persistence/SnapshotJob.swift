@@ -204,6 +204,7 @@ extension Engine {
         var w = RDBWriter(compression: config.rdbcompression,
                           capacity: capacity ?? 4096 + databases.reduce(0) { $0 + $1.table.entryBytes })
         w.snapshotHeader(usedMemory: usedMemory(), now: now, replication: aux)
+        w.functionLibraries(functionLibraries.map { $0.code })
         let job = SnapshotJob(writer: w, checksum: config.rdbchecksum, startedAt: wallClockMilliseconds(),
                               dirtyAtStart: dirty, replicationID: replication.replid,
                               replicationOffset: replication.masterReplOffset)
