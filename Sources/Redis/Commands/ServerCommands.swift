@@ -35,7 +35,12 @@ let serverCommands: [(String, CommandHandler)] = [
     ("config|set", { $0.configSet($1) }),
     ("config|resetstat", { e, _ in
         e.stats = ServerStats()
-        for c in e.commands.all { c.calls = 0; c.failedCalls = 0; c.rejectedCalls = 0 }
+        for c in e.commands.all {
+            for s in [c] + c.subcommands {
+                s.calls = 0; s.failedCalls = 0; s.rejectedCalls = 0; s.microseconds = 0
+                s.histogram.update(repeating: 0, count: 32)
+            }
+        }
         e.replyOK()
     }),
     ("config|help", { e, _ in
@@ -241,6 +246,8 @@ extension Engine {
             }
         }
         applyLogLevel()
+        refreshObserveThreshold()
+        applyLatencyTracking()
         replyOK()
     }
 }
