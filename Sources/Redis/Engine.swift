@@ -416,6 +416,12 @@ public final class Engine: @unchecked Sendable {
     func activeExpireCycle() {
         let budget = 250_000 / max(1, config.hz)       // microseconds
         let start = monotonicMicroseconds()
+        // The latency monitor's "expire-cycle" event, as Redis records it.
+        defer {
+            if config.latencyMonitorThreshold > 0 {
+                latencySample("expire-cycle", milliseconds: (monotonicMicroseconds() - start) / 1000)
+            }
+        }
         for d in databases where d.table.volatileCount > 0 {
             var iterations = 0
             while d.table.volatileCount > 0 {

@@ -43,11 +43,13 @@ let serverCommands: [(String, CommandHandler)] = [
         }
         e.replyOK()
     }),
+    ("config|rewrite", { e, _ in e.configRewrite() }),
     ("config|help", { e, _ in
         e.replyHelp("CONFIG", [
             "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
             "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
             "RESETSTAT", "    Reset statistics reported by the INFO command.",
+            "REWRITE", "    Rewrite the configuration file.",
         ])
     }),
     ("command", { e, a in
