@@ -90,9 +90,9 @@ extension Engine {
     private func rewriteLines(_ p: ConfigParameter, _ value: String) -> [String] {
         switch p.name {
         case "save":
-            let words = value.split(separator: " ")
-            if words.isEmpty { return ["save \"\""] }
-            return stride(from: 0, to: words.count - 1, by: 2).map { "save \(words[$0]) \(words[$0 + 1])" }
+            // All pairs on one line (Redis 7.0 reads that too): a later `save` line in a
+            // file replaces the earlier ones here.
+            return value.isEmpty ? ["save \"\""] : ["save \(value)"]
         case "dir", "logfile", "pidfile", "dbfilename", "masterauth", "masteruser", "requirepass":
             var repr: [UInt8] = []
             Array(value.utf8).withUnsafeBytes { appendRepr(&repr, $0) }

@@ -88,7 +88,8 @@ public final class ServerConfig: @unchecked Sendable {
             let text = String(cString: line!)
             let trimmed = text.trimmingWhitespace
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
-            guard let parts = splitInlineArguments(Array(trimmed.utf8).withUnsafeBufferPointer { $0 }) else {
+            // Split inside the closure: the buffer pointer is valid only there.
+            guard let parts = Array(trimmed.utf8).withUnsafeBufferPointer({ splitInlineArguments($0) }) else {
                 throw ConfigError(configErrorText(lineNumber, trimmed, "Unbalanced quotes in configuration line"))
             }
             let words = parts.map { String(decoding: $0, as: UTF8.self) }
