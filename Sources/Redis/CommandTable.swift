@@ -90,6 +90,8 @@ final class CommandTable {
             dumpRestoreCommands,
             expireCommands,
             stringCommands,
+            lcsCommands,
+            swapdbCommands,
             bitmapCommands,
             memoryCommands,
             hyperLogLogCommands,

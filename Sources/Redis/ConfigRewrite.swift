@@ -93,7 +93,7 @@ extension Engine {
             // All pairs on one line (Redis 7.0 reads that too): a later `save` line in a
             // file replaces the earlier ones here.
             return value.isEmpty ? ["save \"\""] : ["save \(value)"]
-        case "dir", "logfile", "pidfile", "dbfilename", "masterauth", "masteruser", "requirepass":
+        case "dir", "logfile", "pidfile", "dbfilename", "masterauth", "masteruser", "requirepass", "notify-keyspace-events":
             var repr: [UInt8] = []
             Array(value.utf8).withUnsafeBytes { appendRepr(&repr, $0) }
             return ["\(p.name) " + String(decoding: repr, as: UTF8.self)]

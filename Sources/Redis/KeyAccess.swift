@@ -14,6 +14,7 @@ extension Engine {
             return Entry(link.pointee!)
         }
         stats.keyspaceMisses += 1
+        if config.notifyKeyspaceEvents & NotifyClass.keyMiss != 0 { keyMissed(key) }
         return nil
     }
 
@@ -78,6 +79,7 @@ extension Engine {
                                encoding: encoding.rawValue, volatile: deadline != nil)
         if let deadline { e.expireAt = deadline }
         db.table.insert(e, hash: hash)
+        notify(NotifyClass.new, "new", key)
         return e
     }
 
@@ -118,7 +120,12 @@ extension Engine {
                                encoding: 0, volatile: deadline != nil)
         if let deadline { e.expireAt = deadline }
         e.valuePointer.storeBytes(of: Unmanaged.passRetained(object).toOpaque(), as: UnsafeMutableRawPointer.self)
-        if let link { db.table.replace(at: link, with: e) } else { db.table.insert(e, hash: hash) }
+        if let link {
+            db.table.replace(at: link, with: e)
+        } else {
+            db.table.insert(e, hash: hash)
+            notify(NotifyClass.new, "new", key)
+        }
     }
 
     /// The value object of a live key of type `type`, for reading. Replies WRONGTYPE and
