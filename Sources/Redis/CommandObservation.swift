@@ -22,11 +22,15 @@ extension Engine {
     /// command skips it), the "command"/"fast-command" latency event, and the monitors
     /// (not for admin or skip-monitor commands, nor for a blocked command run again).
     func commandObserved(_ cmd: Command, _ args: Arguments, client c: Client, duration: Int) {
-        let slower = config.slowlogLogSlowerThan
-        if slower >= 0 && duration >= slower && !cmd.flags.contains(.skipSlowlog) {
-            slowlog.push(args, duration: duration, client: c, maxLength: config.slowlogMaxLen)
+        // A command that just blocked is logged when it runs again and serves (Redis logs
+        // blocked commands once, on unblocking).
+        if c.blockState == nil || (blocking.servingKey != nil && !blocking.reblocked) {
+            let slower = config.slowlogLogSlowerThan
+            if slower >= 0 && duration >= slower && !cmd.flags.contains(.skipSlowlog) {
+                slowlog.push(args, duration: duration, client: c, maxLength: config.slowlogMaxLen)
+            }
+            latencySample(cmd.flags.contains(.fast) ? "fast-command" : "command", milliseconds: duration / 1000)
         }
-        latencySample(cmd.flags.contains(.fast) ? "fast-command" : "command", milliseconds: duration / 1000)
         if !monitors.isEmpty && !cmd.flags.contains(.skipMonitor) && !cmd.flags.contains(.admin)
             && blocking.servingKey == nil {
             feedMonitors(c, cmd, args)

@@ -444,3 +444,16 @@ def test_config_rewrite_without_file(server, reference):
         else:
             theirs = got
     assert ours == theirs == b"-ERR The server is running without a config file\r\n"
+
+
+def test_slowlog_blocked_command_logged_once_when_served(server):
+    fresh(server)
+    with RawConn(server.port) as c, RawConn(server.port) as w:
+        c.call("CONFIG", "SET", "slowlog-log-slower-than", "0")
+        c.call("SLOWLOG", "RESET")
+        c.send(encode("BLPOP", "q", "0"))
+        time.sleep(0.2)
+        w.call("RPUSH", "q", "x")
+        assert c.read_reply() == b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n"
+        names = [e[3][0] for e in parse(w.call("SLOWLOG", "GET", "-1"))]
+        assert names.count(b"BLPOP") == 1 and names.count(b"RPUSH") == 1
