@@ -68,6 +68,8 @@ public final class Engine: @unchecked Sendable {
     var transactions = TransactionState()
     /// Clients blocked on keys (Blocking.swift).
     var blocking = BlockingState()
+    /// maxmemory, the eviction pool and its stats (Eviction.swift).
+    var eviction = EvictionState()
     /// Channels and patterns (PubSub.swift).
     var pubsub = PubSubState()
     /// Clients whose requests were held while their output was congested and that still
@@ -105,6 +107,7 @@ public final class Engine: @unchecked Sendable {
         for d in databases {
             d.onExpired = { [unowned self] key, index in self.keyExpired(key, database: index) }
         }
+        applyEvictionConfig()
     }
 
     /// Maps redis.conf's loglevel onto swift-log's levels.
@@ -147,6 +150,8 @@ public final class Engine: @unchecked Sendable {
     /// the package so the keyspace microbenchmark can drive the engine without reactors.
     package func runBatch() -> Bool {
         now = wallClockMilliseconds()
+        refreshAccessClock()
+        if eviction.limit > 0 { refreshEvictionOverhead() }
         var worked = false
         for r in channels.indices {
             if processRequests(reactor: r) { worked = true }
@@ -380,6 +385,7 @@ public final class Engine: @unchecked Sendable {
     /// and the instantaneous-ops samples.
     private func cron() {
         now = wallClockMilliseconds()
+        refreshAccessClock()
         clientPauseCron()
         updateFailoverStatus()
         // A replica waits for DELs; a paused server expires nothing.
@@ -392,6 +398,7 @@ public final class Engine: @unchecked Sendable {
         }
         stats.sampleOps(now: monotonicMilliseconds())
         replicationCron()
+        continueEvictions()
     }
 
     /// Samples keys with a TTL in each database and deletes the expired ones, repeating
