@@ -66,7 +66,17 @@ struct EvictionState {
     var unfinished = false
     /// Where the random policies look next (Redis's static next_db).
     var nextRandomDatabase = 0
+    /// The `now` of the last `otherBytes` refresh: at most one per millisecond, since it
+    /// walks every client.
+    var overheadRefreshedAt: Int64 = -1
+    /// Sampling and LFU increments draw from this, not from the system generator (a
+    /// getrandom call each), as Redis uses rand().
+    var random = FastRandom(seed: UInt64(truncatingIfNeeded: wallClockMicroseconds()))
 }
+
+/// The value types' wyrand generator already has `next()`; eviction samples with it
+/// through the standard `random(in:using:)`.
+extension FastRandom: RandomNumberGenerator {}
 
 /// The outcome of `performEvictions` (Redis's EVICT_OK / EVICT_RUNNING / EVICT_FAIL).
 enum EvictionResult { case ok, running, fail }
@@ -113,7 +123,7 @@ extension Engine {
     func updateLFU(_ e: Entry) {
         var counter = lfuDecayedCounter(e)
         if counter < 255 {
-            let r = Double(UInt32.random(in: 0...UInt32.max, using: &rng)) / Double(UInt32.max)
+            let r = Double(UInt32.random(in: 0...UInt32.max, using: &eviction.random)) / Double(UInt32.max)
             let base = max(0, Double(counter) - Double(lfuInitialCounter))
             if r < 1.0 / (base * Double(config.lfuLogFactor) + 1) { counter += 1 }
         }
@@ -166,8 +176,11 @@ extension Engine {
         return n
     }
 
-    /// Refreshes the part of used memory outside the key tables, once per batch.
-    func refreshEvictionOverhead() {
+    /// Refreshes the part of used memory outside the key tables (at most once per
+    /// millisecond: it walks every client), so the per-command test reads only the tables.
+    func refreshEvictionOverhead(force: Bool = false) {
+        if !force && eviction.overheadRefreshedAt == now { return }
+        eviction.overheadRefreshedAt = now
         eviction.otherBytes = usedMemory() - dataBytes() - memoryNotCountedForEviction()
     }
 
@@ -192,7 +205,8 @@ extension Engine {
                 reject = true
             }
         }
-        if !reject { return true }
+        // A replica applies its master's stream whatever its own memory.
+        if !reject || (replication.master != nil && replication.master?.client === client) { return true }
         rejectCommand(cmd, oomError, isExec: cmd.isExec)
         return false
     }
@@ -269,9 +283,9 @@ extension Engine {
                 if policy.volatileOnly {
                     let n = d.table.volatileCount
                     if n == 0 { continue }
-                    return (Array(d.table.volatileEntry(Int.random(in: 0..<n, using: &rng)).key), d.index)
+                    return (Array(d.table.volatileEntry(Int.random(in: 0..<n, using: &eviction.random)).key), d.index)
                 }
-                if let e = d.table.randomEntry(using: &rng) { return (Array(e.key), d.index) }
+                if let e = d.table.randomEntry(using: &eviction.random) { return (Array(e.key), d.index) }
             }
             return nil
         }
@@ -304,9 +318,9 @@ extension Engine {
             if policy.volatileOnly {
                 let n = table.volatileCount
                 if n == 0 { return }
-                e = table.volatileEntry(Int.random(in: 0..<n, using: &rng))
+                e = table.volatileEntry(Int.random(in: 0..<n, using: &eviction.random))
             } else {
-                guard let r = table.randomEntry(using: &rng) else { return }
+                guard let r = table.randomEntry(using: &eviction.random) else { return }
                 e = r
             }
             let idle: UInt64
@@ -350,7 +364,7 @@ extension Engine {
     /// Between batches: eviction that stopped at its time limit goes on.
     func continueEvictions() {
         if eviction.unfinished && eviction.limit > 0 {
-            refreshEvictionOverhead()
+            refreshEvictionOverhead(force: true)
             performEvictions()
         }
     }

@@ -248,7 +248,7 @@ extension Engine {
             if used > eviction.limit {
                 logger.warning("WARNING: the new maxmemory value set via CONFIG SET (\(eviction.limit)) is smaller than the current memory usage (\(used)). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.")
             }
-            refreshEvictionOverhead()
+            refreshEvictionOverhead(force: true)
             performEvictions()
         }
         replyOK()
