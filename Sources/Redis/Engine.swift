@@ -68,8 +68,9 @@ public final class Engine: @unchecked Sendable {
     var transactions = TransactionState()
     /// Clients blocked on keys (Blocking.swift).
     var blocking = BlockingState()
-    /// maxmemory, the eviction pool and its stats (Eviction.swift).
-    var eviction = EvictionState()
+    /// maxmemory, the eviction pool and its stats (Eviction.swift). Read on every key
+    /// lookup and command: no dynamic exclusivity check (engine thread only).
+    @exclusivity(unchecked) var eviction = EvictionState()
     /// Channels and patterns (PubSub.swift).
     var pubsub = PubSubState()
     /// Clients whose requests were held while their output was congested and that still
