@@ -137,13 +137,16 @@ extension Engine {
         return Int(seconds) * 1000
     }
 
-    /// RESTORE's IDLETIME / FREQ (Redis's objectSetLRUOrLFU): the one that fits the policy
-    /// takes effect.
-    func setAccessClock(_ e: Entry, idleSeconds: Int, frequency: Int) {
+    /// RESTORE's IDLETIME / FREQ and an RDB's IDLE / FREQ opcodes (Redis's
+    /// objectSetLRUOrLFU): the one that fits the policy takes effect. `time` is the
+    /// wall clock in ms (loading a replica's snapshot moves `now` out of the way).
+    func setAccessClock(_ e: Entry, idleSeconds: Int, frequency: Int, time: Int64? = nil) {
+        let ms = time ?? now
         if eviction.usesLFU {
-            if frequency >= 0 { e.accessClock = lfuMinutes() << 8 | UInt32(frequency) }
+            let minutes = UInt32(truncatingIfNeeded: ms / 60_000) & 0xFFFF
+            if frequency >= 0 { e.accessClock = minutes << 8 | UInt32(frequency) }
         } else if idleSeconds >= 0 {
-            let clock = Int(lruClock)
+            let clock = Int(UInt32(truncatingIfNeeded: ms / 1000) & lruClockMax)
             var abs = clock - idleSeconds
             if abs < 0 { abs = (clock + Int(lruClockMax) / 2) % Int(lruClockMax) }
             e.accessClock = UInt32(abs)

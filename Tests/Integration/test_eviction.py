@@ -457,3 +457,39 @@ def test_replica_ignores_maxmemory(servers):
 def info_port(port, section):
     with RawConn(port) as c:
         return info(c, section)
+
+
+def test_eviction_fires_watch_like_redis(ours, ref):
+    for srv in (ours, ref):
+        with srv.conn() as a, srv.conn() as b:
+            assert a.call("CONFIG", "SET", "maxmemory-policy", "allkeys-random") == b"+OK\r\n"
+            a.call("SET", "w", "1")
+            assert a.call("WATCH", "w") == b"+OK\r\n"
+            # A limit below what an empty server uses evicts every key at once.
+            assert b.call("CONFIG", "SET", "maxmemory", "1") == b"+OK\r\n"
+            assert b.call("CONFIG", "SET", "maxmemory", "0") == b"+OK\r\n"
+            assert a.call("EXISTS", "w") == b":0\r\n"
+            assert a.call("MULTI") == b"+OK\r\n"
+            assert a.call("SET", "x", "1") == b"+QUEUED\r\n"
+            assert a.call("EXEC") == b"*-1\r\n", srv
+
+
+def test_rdb_idle_times_load(servers):
+    """An RDB written by redis-server under allkeys-lru carries each key's idle time
+    (RDB_OPCODE_IDLE); loading it keeps them."""
+    real = servers.real("--maxmemory-policy allkeys-lru")
+    with real.conn() as r:
+        r.call("SET", "src", "v")
+        payload = parse(r.call("DUMP", "src"))
+        r.call("DEL", "src")
+        assert r.call("RESTORE", "idle", "0", payload, "IDLETIME", "5000") == b"+OK\r\n"
+        d = parse(r.call("CONFIG", "GET", "dir"))[1].decode()
+        assert r.call("SAVE") == b"+OK\r\n"
+    with open(d + "/dump.rdb", "rb") as fh:
+        assert b"\xf8" in fh.read()
+    srv = servers(".build/release/swift-redis --port {port} --bind 127.0.0.1 --save '' --dir %s "
+                  "--maxmemory-policy allkeys-lru" % d, "server")
+    with srv.conn() as c:
+        assert c.call("DBSIZE") == b":1\r\n"
+        idle = int(parse(c.call("OBJECT", "IDLETIME", "idle")))
+        assert 5000 <= idle <= 5003

@@ -110,7 +110,17 @@ extension Engine {
         var reader = RDBReader(bytes)
         var loaded = 0, expired = 0
         try reader.read(verifyChecksum: config.rdbchecksum) { r in
-            if try store(r.value, key: r.key, expireAt: r.expireAt, database: r.db) { loaded += 1 } else { expired += 1 }
+            if try store(r.value, key: r.key, expireAt: r.expireAt, database: r.db) {
+                loaded += 1
+                // The saved idle time or LFU counter, as Redis's rdbLoad applies it.
+                if r.idleSeconds >= 0 || r.frequency >= 0,
+                   let link = r.key.withUnsafeBytes({ databases[r.db].table.find($0, hash: hashKey($0)) }) {
+                    setAccessClock(Entry(link.pointee!), idleSeconds: r.idleSeconds, frequency: r.frequency,
+                                   time: savedNow)
+                }
+            } else {
+                expired += 1
+            }
         }
         let fresh = databases
         databases = current
