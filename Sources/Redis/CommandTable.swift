@@ -73,6 +73,8 @@ final class CommandTable {
             dumpRestoreCommands,
             expireCommands,
             stringCommands,
+            lcsCommands,
+            swapdbCommands,
             bitmapCommands,
             memoryCommands,
             hyperLogLogCommands,

@@ -349,17 +349,18 @@ extension Engine {
         }
     }
 
-    /// Deletes one key chosen for eviction: DEL to replicas, WATCH and blocked clients
-    /// touched, evicted_keys counted.
+    /// Deletes one key chosen for eviction: WATCH and blocked clients touched, the
+    /// "evicted" event, DEL to replicas, evicted_keys counted (evict.c's order).
     private func evictKey(_ key: [UInt8], database: Int) {
         key.withUnsafeBytes { k in
             let table = databases[database].table
             guard let link = table.find(k, hash: hashKey(k)) else { return }
+            table.remove(at: link)
+            touchKey(k, database: database)
+            keyEvicted(k, database: database)
             if replication.feedsWrites {
                 OwnedArguments([Array("DEL".utf8), key]).withArguments { feedReplication($0, database: database) }
             }
-            touchKey(k, database: database)
-            table.remove(at: link)
             eviction.evictedKeys += 1
         }
     }
@@ -382,9 +383,20 @@ let oomError = Array("OOM command not allowed when used memory > 'maxmemory'.".u
 extension Engine {
     // MARK: OBJECT IDLETIME / FREQ / REFCOUNT
 
+    /// Redis's objectCommandLookup: no access recorded, no keymiss event, hits and misses
+    /// counted.
+    func objectLookup(_ key: UnsafeRawBufferPointer) -> Entry? {
+        guard let link = db.lookup(key, hash: hashKey(key), now: now) else {
+            stats.keyspaceMisses += 1
+            return nil
+        }
+        stats.keyspaceHits += 1
+        return Entry(link.pointee!)
+    }
+
     /// OBJECT IDLETIME key: seconds since the last access; refused under an LFU policy.
     func objectIdletime(_ a: Arguments) {
-        guard let e = lookupReadNoTouch(a[2], hash: hashKey(a[2])) else { replyNull(); return }
+        guard let e = objectLookup(a[2]) else { replyNull(); return }
         if eviction.usesLFU {
             replyError("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
             return
@@ -394,7 +406,7 @@ extension Engine {
 
     /// OBJECT FREQ key: the decayed LFU counter; refused unless an LFU policy is selected.
     func objectFreq(_ a: Arguments) {
-        guard let e = lookupReadNoTouch(a[2], hash: hashKey(a[2])) else { replyNull(); return }
+        guard let e = objectLookup(a[2]) else { replyNull(); return }
         if !eviction.usesLFU {
             replyError("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
             return
@@ -406,7 +418,7 @@ extension Engine {
     /// LRU/LFU policy with maxmemory needs each value's own clock; every other value has
     /// one reference.
     func objectRefcount(_ a: Arguments) {
-        guard let e = lookupReadNoTouch(a[2], hash: hashKey(a[2])) else { replyNull(); return }
+        guard let e = objectLookup(a[2]) else { replyNull(); return }
         if e.type == .string && e.stringEncoding == .int && e.intValue >= 0 && e.intValue < 10000
             && !(eviction.limit > 0 && eviction.policy.tracksPerValue) {
             replyInteger(Int(Int32.max))

@@ -17,6 +17,7 @@ extension Engine {
             return e
         }
         stats.keyspaceMisses += 1
+        if config.notifyKeyspaceEvents & NotifyClass.keyMiss != 0 { keyMissed(key) }
         return nil
     }
 
@@ -29,6 +30,7 @@ extension Engine {
             return Entry(link.pointee!)
         }
         stats.keyspaceMisses += 1
+        if config.notifyKeyspaceEvents & NotifyClass.keyMiss != 0 { keyMissed(key) }
         return nil
     }
 
@@ -95,6 +97,7 @@ extension Engine {
                                encoding: encoding.rawValue, volatile: deadline != nil)
         if let deadline { e.expireAt = deadline }
         db.table.insert(e, hash: hash)
+        notify(NotifyClass.new, "new", key)
         return e
     }
 
@@ -135,7 +138,12 @@ extension Engine {
                                encoding: 0, volatile: deadline != nil)
         if let deadline { e.expireAt = deadline }
         e.valuePointer.storeBytes(of: Unmanaged.passRetained(object).toOpaque(), as: UnsafeMutableRawPointer.self)
-        if let link { db.table.replace(at: link, with: e) } else { db.table.insert(e, hash: hash) }
+        if let link {
+            db.table.replace(at: link, with: e)
+        } else {
+            db.table.insert(e, hash: hash)
+            notify(NotifyClass.new, "new", key)
+        }
     }
 
     /// The value object of a live key of type `type`, for reading. Replies WRONGTYPE and

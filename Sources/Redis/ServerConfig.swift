@@ -54,6 +54,8 @@ public final class ServerConfig: @unchecked Sendable {
     public var replTimeout = 60
     public var minReplicasToWrite = 0
     public var minReplicasMaxLag = 10
+    /// notify-keyspace-events as NotifyClass bits; 0 (the default) sends nothing.
+    public var notifyKeyspaceEvents = 0
 
     /// Read live by every connection's parser.
     public let protocolLimits = ProtocolLimits(maxBulkLength: 512 * 1024 * 1024)
@@ -330,6 +332,13 @@ struct ConfigParameter {
         boolean("replica-read-only", alias: "slave-read-only", \.replicaReadOnly),
         integer("replica-priority", alias: "slave-priority", max: Int(Int32.max), \.replicaPriority),
         boolean("replica-announced", \.replicaAnnounced),
+        ConfigParameter(name: "notify-keyspace-events", alias: nil, mutable: true,
+                        get: { NotifyClass.format($0.notifyKeyspaceEvents) }, set: { c, args in
+            guard args.count == 1 else { return "wrong number of arguments" }
+            guard let flags = NotifyClass.parse(args[0]) else { return "Invalid event class character. Use 'Ag$lshzxeKEtmdn'." }
+            c.notifyKeyspaceEvents = flags
+            return nil
+        }),
         // Encoding thresholds, with redis-server 7.0's names, aliases, bounds and parsing.
         limit("hash-max-listpack-entries", alias: "hash-max-ziplist-entries", \.hashMaxListpackEntries),
         limit("hash-max-listpack-value", alias: "hash-max-ziplist-value", memory: true, \.hashMaxListpackValue),

@@ -161,6 +161,7 @@ extension Engine {
     /// `database`: replicas get a DEL, watchers and blocked clients are told.
     func keyExpired(_ key: UnsafeRawBufferPointer, database: Int) {
         stats.expiredKeys += 1
+        notify(NotifyClass.expired, "expired", key, database: database)
         if replication.feedsWrites {
             OwnedArguments([Array("DEL".utf8), Array(key)]).withArguments { feedReplication($0, database: database) }
         }

@@ -508,3 +508,22 @@ def test_rdb_idle_times_load(servers):
         assert c.call("DBSIZE") == b":1\r\n"
         idle = int(parse(c.call("OBJECT", "IDLETIME", "idle")))
         assert 5000 <= idle <= 5003
+
+
+def test_evicted_event_like_redis(ours, ref):
+    got = []
+    for srv in (ours, ref):
+        with srv.conn() as sub, srv.conn() as c:
+            assert c.call("CONFIG", "SET", "notify-keyspace-events", "KEe") == b"+OK\r\n"
+            sub.send(encode("SUBSCRIBE", "__keyevent@5__:evicted", "__keyspace@5__:gone"))
+            sub.read_replies(2)
+            c.call("SELECT", "5")
+            c.call("SET", "gone", "1")
+            c.call("CONFIG", "SET", "maxmemory-policy", "allkeys-random")
+            c.call("CONFIG", "SET", "maxmemory", "1")
+            c.call("CONFIG", "SET", "maxmemory", "0")
+            got.append(sorted(sub.read_replies(2)))
+            assert c.call("CONFIG", "SET", "notify-keyspace-events", "") == b"+OK\r\n"
+            c.call("FLUSHALL")
+    assert got[0] == got[1]
+    assert b"evicted" in got[0][0] + got[0][1]

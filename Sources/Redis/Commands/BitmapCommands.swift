@@ -61,6 +61,7 @@ extension Engine {
                                    encoding: StringEncoding.raw.rawValue, volatile: false)
             memset(e.valuePointer, 0, needed)
             db.table.insert(e, hash: hash)
+            notify(NotifyClass.new, "new", key)
             return (e, true)
         }
         let old = Entry(link.pointee!)
@@ -86,6 +87,7 @@ extension Engine {
         if grew || was != (on == 1) {
             if on == 1 { byte.pointee |= mask } else { byte.pointee &= ~mask }
             dirty += 1
+            notify(NotifyClass.string, "setbit", a[1])
         }
         replyInteger(was ? 1 : 0)
     }
@@ -285,6 +287,7 @@ extension Engine {
             if let link {
                 db.table.remove(at: link)
                 dirty += 1
+                notify(NotifyClass.generic, "del", dest)
             }
             replyInteger(0)
             return
@@ -308,8 +311,14 @@ extension Engine {
             case .not: break
             }
         }
-        if let link { db.table.replace(at: link, with: e) } else { db.table.insert(e, hash: hash) }
+        if let link {
+            db.table.replace(at: link, with: e)
+        } else {
+            db.table.insert(e, hash: hash)
+            notify(NotifyClass.new, "new", dest)
+        }
         dirty += 1
+        notify(NotifyClass.string, "set", dest)
         replyInteger(maxLength)
     }
 
@@ -444,6 +453,7 @@ extension Engine {
         }
         // Only operations that changed something make the command a write to propagate.
         dirty += changes
+        if changes > 0 { notify(NotifyClass.string, "setbit", a[1]) }
     }
 
     /// Parses a BITFIELD type, i1..i64 or u1..u63 (u64 does not fit a RESP integer).

@@ -136,7 +136,10 @@ extension Engine {
         if ttl != 0 && !absTTL { ttl &+= Int(now) }  // wraps like C; a wrapped time counts as past
         // checkAlreadyExpired: a replica keeps the key for its master's DEL.
         if ttl != 0 && ttl <= now && !replication.followsMaster {
-            if deleted { propagateInstead([Array("DEL".utf8), Array(key)]) }
+            if deleted {
+                notify(NotifyClass.generic, "del", key)
+                propagateInstead([Array("DEL".utf8), Array(key)])
+            }
             replyOK()
             return
         }
@@ -157,6 +160,7 @@ extension Engine {
                 propagateInstead(parts)
             }
         }
+        notify(NotifyClass.generic, "restore", key)
         replyOK()
     }
 }

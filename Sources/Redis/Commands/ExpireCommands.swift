@@ -15,6 +15,7 @@ let expireCommands: [(String, CommandHandler)] = [
             return
         }
         e.setExpiry(at: link, nil)
+        e.notify(NotifyClass.generic, "persist", a[1])
         e.replyInteger(1)
     }),
 ]
@@ -76,9 +77,11 @@ extension Engine {
         if when <= now {
             db.table.remove(at: link)   // a time in the past deletes the key
             dirty += 1
+            notify(NotifyClass.generic, "del", key)
             propagateInstead([Array("DEL".utf8), Array(key)])
         } else {
             setExpiry(at: link, when)
+            notify(NotifyClass.generic, "expire", key)
             // Replicas must expire at the same instant, whatever their clock says now.
             propagateInstead([Array("PEXPIREAT".utf8), Array(key), Array(String(when).utf8)])
         }

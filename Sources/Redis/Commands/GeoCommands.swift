@@ -291,7 +291,10 @@ extension Engine {
 
         guard let z else {
             if let storeKey {
-                if deleteKey(storeKey) && mode != .searchStore { touchKey(storeKey) }
+                if deleteKey(storeKey) {
+                    notify(NotifyClass.generic, "del", storeKey)
+                    if mode != .searchStore { touchKey(storeKey) }
+                }
                 replyInteger(0)
             } else {
                 replyEmptyArray()
@@ -351,8 +354,9 @@ extension Engine {
             let hash = hashKey(storeKey)
             storeObject(storeKey, hash: hash, type: .zset, result, at: lookupWrite(storeKey, hash: hash))
             dirty += returned - 1
-        } else {
-            _ = deleteKey(storeKey)
+            notify(NotifyClass.zset, mode == .searchStore ? "geosearchstore" : "georadiusstore", storeKey)
+        } else if deleteKey(storeKey) {
+            notify(NotifyClass.generic, "del", storeKey)
         }
         // GEORADIUS's STORE key is not at a fixed position.
         if mode != .searchStore && dirty != before { touchKey(storeKey) }

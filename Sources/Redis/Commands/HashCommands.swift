@@ -83,6 +83,7 @@ extension Engine {
             i += 2
         }
         dirty += (a.count - 2) / 2
+        notify(NotifyClass.hash, "hset", a[1])
         if multi { replyOK() } else { replyInteger(created) }
     }
 
@@ -96,6 +97,7 @@ extension Engine {
         }
         h.set(a[2], a[3], hash: fieldHash)
         dirty += 1
+        notify(NotifyClass.hash, "hset", a[1])
         replyInteger(1)
     }
 
@@ -123,15 +125,19 @@ extension Engine {
         let key = a[1]
         guard let h = hashForWriteExisting(key, missing: { replyInteger(0) }) else { return }
         var deleted = 0
+        var keyRemoved = false
         for i in 2..<a.count {
             if h.remove(a[i], hash: hasher.hash(a[i])) {
                 deleted += 1
                 if h.count == 0 {
                     deleteKey(key)
+                    keyRemoved = true
                     break
                 }
             }
         }
+        if deleted > 0 { notify(NotifyClass.hash, "hdel", key) }
+        if keyRemoved { notify(NotifyClass.generic, "del", key) }
         dirty += deleted
         replyInteger(deleted)
     }
@@ -184,6 +190,7 @@ extension Engine {
         }
         withDecimal(Int64(sum)) { h.set(a[2], $0, hash: fieldHash) }
         dirty += 1
+        notify(NotifyClass.hash, "hincrby", a[1])
         replyInteger(sum)
     }
 
@@ -216,6 +223,7 @@ extension Engine {
         let text = formatLongDouble(value, humanFriendly: true)
         text.withUnsafeBytes { _ = h.set(a[2], $0, hash: fieldHash) }
         dirty += 1
+        notify(NotifyClass.hash, "hincrbyfloat", a[1])
         replyBulk(text)
         propagateInstead([Array("HSET".utf8), Array(a[1]), Array(a[2]), text])
     }

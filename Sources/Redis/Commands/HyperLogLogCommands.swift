@@ -43,6 +43,7 @@ extension Engine {
                                    encoding: StringEncoding.raw.rawValue, volatile: false)
             e.valuePointer.copyMemory(from: ws.bytes, byteCount: ws.length)
             db.table.insert(e, hash: hash)
+            notify(NotifyClass.new, "new", key)
         }
     }
 
@@ -88,6 +89,7 @@ extension Engine {
         // and counts (and propagates) nothing.
         if corrupt { replyInvalidHyperLogLog(); return }
         dirty += updated
+        if updated > 0 { notify(NotifyClass.string, "pfadd", key) }
         replyInteger(updated > 0 ? 1 : 0)
     }
 
@@ -153,6 +155,7 @@ extension Engine {
         HLL.invalidateCache(ws.bytes)
         storeHyperLogLog(key, hash: hash, at: link)
         dirty += 1
+        notify(NotifyClass.string, "pfadd", key)   // Redis names PFMERGE's event pfadd
         replyOK()
     }
 

@@ -102,17 +102,24 @@ extension Engine {
     }
 
     func objectEncoding(_ a: Arguments) {
-        guard let e = lookupReadNoTouch(a[2], hash: hashKey(a[2])) else {
+        // Redis's OBJECT looks up without a keymiss event, but counts the miss.
+        guard let link = db.lookup(a[2], hash: hashKey(a[2]), now: now) else {
+            stats.keyspaceMisses += 1
             replyNull()
             return
         }
+        stats.keyspaceHits += 1
+        let e = Entry(link.pointee!)
         let name = e.encodingName
         replyBulk(UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
     }
 
     func del(_ a: Arguments) {
         var n = 0
-        for i in 1..<a.count where deleteKey(a[i]) { n += 1 }
+        for i in 1..<a.count where deleteKey(a[i]) {
+            n += 1
+            notify(NotifyClass.generic, "del", a[i])
+        }
         replyInteger(n)
     }
 
@@ -273,8 +280,11 @@ extension Engine {
         }
         let moved = entry.clone(key: dst, hash: dstHash, deep: false)
         if let dstLink { db.table.replace(at: dstLink, with: moved) } else { db.table.insert(moved, hash: dstHash) }
+        notify(NotifyClass.new, "new", dst)   // Redis deletes an old destination, then adds
         if let link = db.table.find(src, hash: srcHash) { db.table.remove(at: link) }
         dirty += 1
+        notify(NotifyClass.generic, "rename_from", src)
+        notify(NotifyClass.generic, "rename_to", dst)
         if nx { replyInteger(1) } else { replyOK() }
     }
 
@@ -329,6 +339,8 @@ extension Engine {
         let copied = entry.clone(key: dst, hash: dstHash, deep: true)
         if let dstLink { target.table.replace(at: dstLink, with: copied) } else { target.table.insert(copied, hash: dstHash) }
         dirty += 1
+        notify(NotifyClass.new, "new", dst, database: target.index)
+        notify(NotifyClass.generic, "copy_to", dst, database: target.index)
         if target !== db && needsKeyTouches { touchKey(dst, database: target.index) }
         replyInteger(1)
     }
@@ -352,8 +364,11 @@ extension Engine {
             return
         }
         target.table.insert(entry.clone(key: key, hash: hash, deep: false), hash: hash)
+        notify(NotifyClass.new, "new", key, database: target.index)
         if let l = db.table.find(key, hash: hash) { db.table.remove(at: l) }
         dirty += 1
+        notify(NotifyClass.generic, "move_from", key)
+        notify(NotifyClass.generic, "move_to", key, database: target.index)
         if needsKeyTouches { touchKey(key, database: target.index) }
         replyInteger(1)
     }

@@ -59,7 +59,10 @@ extension Engine {
     /// Redis, only the elements removed count as changes (`dirty`), not the key's removal.
     @inline(__always)
     func deleteIfEmpty(_ list: ListValue, _ key: UnsafeRawBufferPointer) {
-        if list.count == 0, let link = lookupWrite(key, hash: hashKey(key)) { db.table.remove(at: link) }
+        if list.count == 0, let link = lookupWrite(key, hash: hashKey(key)) {
+            db.table.remove(at: link)
+            notify(NotifyClass.generic, "del", key)
+        }
     }
 
     /// Adds a new empty list as `key`. Like Redis, only the elements then pushed count as
@@ -156,6 +159,7 @@ extension Engine {
             for i in 2..<a.count { list.pushBack(a[i]) }
         }
         dirty += a.count - 2
+        notify(NotifyClass.list, front ? "lpush" : "rpush", key)
         replyInteger(list.count)
     }
 
@@ -192,6 +196,7 @@ extension Engine {
             removeEnd(list, n, front: front)
             dirty += n
         }
+        notify(NotifyClass.list, front ? "lpop" : "rpop", key)
         deleteIfEmpty(list, key)
     }
 
@@ -256,6 +261,7 @@ extension Engine {
         guard let p = listIndex(list, index) else { replyError("ERR index out of range"); return }
         list.replace(at: p, with: a[3])
         dirty += 1
+        notify(NotifyClass.list, "lset", a[1])
         replyOK()
     }
 
@@ -282,6 +288,7 @@ extension Engine {
             if listBytesEqual(list.element(at: p), a[3]) {
                 list.insert(a[4], at: p, after: after)
                 dirty += 1
+                notify(NotifyClass.list, "linsert", a[1])
                 replyInteger(list.count)
                 return
             }
@@ -302,6 +309,7 @@ extension Engine {
         let limit = count == Int.min ? Int.max : abs(count)
         let removed = list.removeAll(equalTo: a[3], limit: limit, fromTail: count < 0)
         dirty += removed
+        if removed > 0 { notify(NotifyClass.list, "lrem", a[1]) }
         deleteIfEmpty(list, a[1])
         replyInteger(removed)
     }
@@ -330,6 +338,7 @@ extension Engine {
         list.removeFront(ltrim)
         list.removeBack(rtrim)
         dirty += ltrim + rtrim
+        notify(NotifyClass.list, "ltrim", a[1])
         deleteIfEmpty(list, a[1])
         replyOK()
     }
@@ -434,6 +443,8 @@ extension Engine {
         }
         value.withUnsafeBytes { if toFront { list.pushFront($0) } else { list.pushBack($0) } }
         dirty += 1
+        notify(NotifyClass.list, toFront ? "lpush" : "rpush", dst)
+        notify(NotifyClass.list, fromFront ? "lpop" : "rpop", src)
         deleteIfEmpty(source, src)
         replyBulk(value)
         switch rewrite {
@@ -495,6 +506,7 @@ extension Engine {
             replyPoppedRange(list, n, front: front)
             removeEnd(list, n, front: front)
             dirty += n
+            notify(NotifyClass.list, front ? "lpop" : "rpop", key)
             deleteIfEmpty(list, key)
             touchKey(key)
             var digits = [UInt8](repeating: 0, count: 24)
@@ -532,6 +544,7 @@ extension Engine {
             replyBulk(key)
             if front { list.popFront { replyBulk($0) } } else { list.popBack { replyBulk($0) } }
             dirty += 1
+            notify(NotifyClass.list, front ? "lpop" : "rpop", key)
             deleteIfEmpty(list, key)
             propagateInstead([Array((front ? "LPOP" : "RPOP").utf8), Array(key)])
             return

@@ -105,6 +105,7 @@ extension Engine {
         var added = 0
         for i in 2..<a.count where s.add(a[i], hasher: hasher) { added += 1 }
         dirty += added
+        if added > 0 { notify(NotifyClass.set, "sadd", key) }
         replyInteger(added)
     }
 
@@ -113,13 +114,17 @@ extension Engine {
         let key = a[1]
         guard let s = setForWrite(key, missing: { replyInteger(0) }) else { return }
         var deleted = 0
+        var keyRemoved = false
         for i in 2..<a.count where s.remove(a[i], hasher: hasher) {
             deleted += 1
             if s.count == 0 {
                 deleteKey(key)
+                keyRemoved = true
                 break
             }
         }
+        if deleted > 0 { notify(NotifyClass.set, "srem", key) }
+        if keyRemoved { notify(NotifyClass.generic, "del", key) }
         dirty += deleted
         replyInteger(deleted)
     }
@@ -165,7 +170,11 @@ extension Engine {
             propagateSrem(key, m)
         }
         s.remove(at: pick)
-        if s.count == 0 { deleteKey(key) }
+        notify(NotifyClass.set, "spop", key)
+        if s.count == 0 {
+            deleteKey(key)
+            notify(NotifyClass.generic, "del", key)
+        }
         dirty += 1
     }
 
@@ -182,9 +191,11 @@ extension Engine {
         }
         let size = s.count
         dirty += min(l, size)
+        notify(NotifyClass.set, "spop", key)
         if l >= size {
             replyWholeSet(s)
             deleteKey(key)
+            notify(NotifyClass.generic, "del", key)
             propagateInstead([Array("DEL".utf8), Array(key)])
             return
         }
@@ -294,7 +305,11 @@ extension Engine {
             replyInteger(0)
             return
         }
-        if srcSet.count == 0 { deleteKey(src) }
+        notify(NotifyClass.set, "srem", src)
+        if srcSet.count == 0 {
+            deleteKey(src)
+            notify(NotifyClass.generic, "del", src)
+        }
         let dstSet: SetValue
         if let link = lookupWrite(dst, hash: dstHash) {
             dstSet = unsafeDowncast(Entry(link.pointee!).object, to: SetValue.self)
@@ -303,7 +318,10 @@ extension Engine {
             storeObject(dst, hash: dstHash, type: .set, dstSet, at: nil)
         }
         dirty += 1
-        if dstSet.add(member, hasher: hasher) { dirty += 1 }
+        if dstSet.add(member, hasher: hasher) {
+            dirty += 1
+            notify(NotifyClass.set, "sadd", dst)
+        }
         replyInteger(1)
     }
 
@@ -325,13 +343,15 @@ extension Engine {
 
     /// Stores `result` as `dst` (replacing whatever it held), or deletes `dst` when the
     /// result is empty; replies the result's size (the STORE variants).
-    private func storeSetResult(_ dst: UnsafeRawBufferPointer, _ result: SetValue) {
+    private func storeSetResult(_ dst: UnsafeRawBufferPointer, _ result: SetValue, event: StaticString) {
         let hash = hashKey(dst)
         let link = lookupWrite(dst, hash: hash)
         if result.count > 0 {
             storeObject(dst, hash: hash, type: .set, result, at: link)
+            notify(NotifyClass.set, event, dst)
         } else if link != nil {
             deleteKey(dst)
+            notify(NotifyClass.generic, "del", dst)
         } else {
             dirty += 1   // Redis counts the store as a change even when nothing was there
         }
@@ -344,7 +364,7 @@ extension Engine {
         guard let found = setsForOperation(a, from: keysFrom) else { return }
         if found.contains(where: { $0 == nil }) {
             if let dst {
-                deleteKey(dst)
+                if deleteKey(dst) { notify(NotifyClass.generic, "del", dst) }
                 replyInteger(0)
             } else {
                 replySetHeader(0)
@@ -366,7 +386,7 @@ extension Engine {
             if let result { _ = result.add(m, hasher: hasher) } else { members.append(Array(m)) }
         }
         if let dst, let result {
-            storeSetResult(dst, result)
+            storeSetResult(dst, result, event: "sinterstore")
             return
         }
         replySetHeader(members.count)
@@ -448,7 +468,7 @@ extension Engine {
             }
         }
         if let dst {
-            storeSetResult(dst, result)
+            storeSetResult(dst, result, event: diff ? "sdiffstore" : "sunionstore")
             return
         }
         replySetHeader(result.count)

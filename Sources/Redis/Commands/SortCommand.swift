@@ -246,8 +246,9 @@ extension Engine {
             let hash = hashKey(storeKey)
             storeObject(storeKey, hash: hash, type: .list, list, at: lookupWrite(storeKey, hash: hash))
             dirty += outputLength - 1
-        } else {
-            _ = deleteKey(storeKey)
+            notify(NotifyClass.list, "sortstore", storeKey)
+        } else if deleteKey(storeKey) {
+            notify(NotifyClass.generic, "del", storeKey)
         }
         // SORT's STORE key is not at a fixed position.
         if dirty != before { touchKey(storeKey) }

@@ -121,6 +121,7 @@ extension Engine {
     @inline(__always)
     func deleteIfEmpty(_ z: SortedSetValue, at link: KeyTable.Link) {
         if z.count == 0 {
+            notify(NotifyClass.generic, "del", Entry(link.pointee!).key)
             db.table.remove(at: link)
             dirty += 1
         }
@@ -302,6 +303,7 @@ extension Engine {
                 dirty -= 1
             }
             dirty += added + updated
+            if added + updated > 0 { notify(NotifyClass.zset, incr ? "zincr" : "zadd", key) }
             if incr {
                 if processed > 0 { replyScore(result) } else { replyNull() }
             } else {
@@ -325,6 +327,7 @@ extension Engine {
             if z.count == 0 { break }
         }
         dirty += deleted
+        if deleted > 0 { notify(NotifyClass.zset, "zrem", key) }
         deleteIfEmpty(z, at: link)
         replyInteger(deleted)
     }
@@ -561,9 +564,10 @@ extension Engine {
         if let result, result.count > 0 {
             let hash = hashKey(dst)
             storeObject(dst, hash: hash, type: .zset, result, at: lookupWrite(dst, hash: hash))
+            notify(NotifyClass.zset, "zrangestore", dst)
             replyInteger(result.count)
         } else {
-            deleteKey(dst)
+            if deleteKey(dst) { notify(NotifyClass.generic, "del", dst) }
             replyInteger(0)
         }
     }
@@ -619,6 +623,13 @@ extension Engine {
             deleted = z.removeRange(r)
         }
         dirty += deleted
+        if deleted > 0 {
+            switch kind {
+            case .rank: notify(NotifyClass.zset, "zremrangebyrank", key)
+            case .score: notify(NotifyClass.zset, "zremrangebyscore", key)
+            case .lex: notify(NotifyClass.zset, "zremrangebylex", key)
+            }
+        }
         deleteIfEmpty(z, at: link)
         replyInteger(deleted)
     }
@@ -675,7 +686,11 @@ extension Engine {
             z.remove(at: p)
         }
         dirty += n
-        if z.count == 0 { db.table.remove(at: link) }
+        notify(NotifyClass.zset, max ? "zpopmax" : "zpopmin", a[keyIndex])
+        if z.count == 0 {
+            db.table.remove(at: link)
+            notify(NotifyClass.generic, "del", a[keyIndex])
+        }
         return (keyIndex, n)
     }
 
@@ -980,11 +995,19 @@ extension Engine {
                 result.packIfSmall()
                 let hash = hashKey(dst)
                 storeObject(dst, hash: hash, type: .zset, result, at: lookupWrite(dst, hash: hash))
+                switch op {
+                case .union: notify(NotifyClass.zset, "zunionstore", dst)
+                case .inter: notify(NotifyClass.zset, "zinterstore", dst)
+                case .diff: notify(NotifyClass.zset, "zdiffstore", dst)
+                }
                 replyInteger(result.count)
                 touchKey(dst)
             } else {
                 replyInteger(0)
-                if deleteKey(dst) { touchKey(dst) }
+                if deleteKey(dst) {
+                    notify(NotifyClass.generic, "del", dst)
+                    touchKey(dst)
+                }
             }
         } else {
             replyRangeHeader(result.count, withScores: withScores)

@@ -135,6 +135,15 @@ extension Engine {
         }
     }
 
+    /// The stream at `key` for changing it (Redis's lookupKeyWrite: no hit/miss counted,
+    /// no keymiss event): nil when missing, or after WRONGTYPE (`wrongType`).
+    func writableStream(_ key: UnsafeRawBufferPointer) -> (StreamValue?, wrongType: Bool) {
+        guard let link = lookupWrite(key, hash: hashKey(key)) else { return (nil, false) }
+        let e = Entry(link.pointee!)
+        guard e.type == .stream else { replyWrongType(); return (nil, true) }
+        return (unsafeDowncast(e.object, to: StreamValue.self), false)
+    }
+
     /// Sends the running command to replicas with some arguments replaced (an `index` of
     /// -1 replaces nothing), encoded in a reused buffer.
     func propagateRewritten(_ a: Arguments, _ r0: (Int, UnsafeRawBufferPointer),
@@ -289,10 +298,13 @@ extension Engine {
         s.append(id, a, from: fieldStart)
         dirty += 1
         withStreamIDBytes(id) { replyBulk($0) }
+        notify(NotifyClass.stream, "xadd", key)
 
         var trimmed = false
         if o.trims {
-            _ = s.trim(maxLength: o.maxLength, minID: o.minID, approx: o.approx, limit: o.limit)
+            if s.trim(maxLength: o.maxLength, minID: o.minID, approx: o.approx, limit: o.limit) > 0 {
+                notify(NotifyClass.stream, "xtrim", key)
+            }
             trimmed = o.approx
         }
         if trimmed || o.id == nil || !o.seqGiven {
@@ -386,7 +398,7 @@ extension Engine {
 
     /// XDEL key id [id ...]
     func xdel(_ a: Arguments) {
-        let (found, wrong) = readStream(a[1])
+        let (found, wrong) = writableStream(a[1])
         if wrong { return }
         guard let s = found else { replyInteger(0); return }
         var ids: [StreamID] = []
@@ -398,18 +410,20 @@ extension Engine {
         var deleted = 0
         for id in ids where s.delete(id) { deleted += 1 }
         dirty += deleted
+        if deleted > 0 { notify(NotifyClass.stream, "xdel", a[1]) }
         replyInteger(deleted)
     }
 
     /// XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]
     func xtrim(_ a: Arguments) {
         guard let o = parseTrimOptions(a, xadd: false) else { return }
-        let (found, wrong) = readStream(a[1])
+        let (found, wrong) = writableStream(a[1])
         if wrong { return }
         guard let s = found else { replyInteger(0); return }
         let deleted = s.trim(maxLength: o.maxLength, minID: o.minID, approx: o.approx, limit: o.limit)
         if deleted > 0 {
             dirty += deleted
+            notify(NotifyClass.stream, "xtrim", a[1])
             if o.approx {
                 let eq: StaticString = "="
                 let sign = UnsafeRawBufferPointer(start: eq.utf8Start, count: 1)
@@ -456,7 +470,7 @@ extension Engine {
                 return
             }
         }
-        let (found, wrong) = readStream(a[1])
+        let (found, wrong) = writableStream(a[1])
         if wrong { return }
         guard let s = found else { replyError("ERR no such key"); return }
         if s.length > 0 {
@@ -473,6 +487,7 @@ extension Engine {
         if entriesAdded != -1 { s.entriesAdded = entriesAdded }
         if !maxDeleted.isZero { s.maxDeletedID = maxDeleted }
         dirty += 1
+        notify(NotifyClass.stream, "xsetid", a[1])
         replyOK()
     }
 }
@@ -579,6 +594,11 @@ extension Engine {
             let idArg = a[streamsArg + streamCount + k]
             let (s, wrong) = readStream(key)
             if wrong { return }
+            // Redis looks every key up twice (ids, then serving): a missing one misses twice.
+            if s == nil && !isGroup {
+                stats.keyspaceMisses += 1
+                if config.notifyKeyspaceEvents & NotifyClass.keyMiss != 0 { keyMissed(key) }
+            }
             var t = StreamReadTarget(stream: s, after: .zero)
             if isGroup {
                 guard let s, let g = s.group(a[groupNameIndex]) else {
@@ -634,7 +654,11 @@ extension Engine {
                 // Like Redis, the consumer comes into being (and is seen) only when served.
                 if targets[k].serve {
                     let (c, created) = g.findOrCreateConsumer(a[groupNameIndex + 1], now: now)
-                    if created { createdConsumers.append(k); dirty += 1 }
+                    if created {
+                        createdConsumers.append(k)
+                        dirty += 1
+                        notify(NotifyClass.stream, "xgroup-createconsumer", a[streamsArg + k])
+                    }
                     c.seenTime = now
                     targets[k].consumer = c
                 }

@@ -103,7 +103,7 @@ extension Engine {
             }
         }
         let key = a[2]
-        let (found, wrong) = readStream(key)
+        let (found, wrong) = writableStream(key)
         if wrong { return }
         let groupName = a[3]
         if !makeStream && found == nil {
@@ -133,6 +133,7 @@ extension Engine {
             if exists { replyError("BUSYGROUP Consumer Group name already exists"); return }
             s.groups.insert(ConsumerGroup(name: Array(groupName), lastID: id, entriesRead: entriesRead), at: index)
             dirty += 1
+            notify(NotifyClass.stream, "xgroup-create", key)
             replyOK()
         } else if isSetID {
             let s = found!
@@ -149,20 +150,26 @@ extension Engine {
             g!.lastID = id
             g!.entriesRead = entriesRead
             dirty += 1
+            notify(NotifyClass.stream, "xgroup-setid", key)
             replyOK()
         } else if sub.equalsIgnoringCase("destroy") {
             guard let g else { replyInteger(0); return }
             let s = found!
             s.groups.removeAll { $0 === g }
             dirty += 1
+            notify(NotifyClass.stream, "xgroup-destroy", key)
             replyInteger(1)
         } else if sub.equalsIgnoringCase("createconsumer") {
             let (_, created) = g!.findOrCreateConsumer(a[4], now: now)
-            if created { dirty += 1 }
+            if created {
+                dirty += 1
+                notify(NotifyClass.stream, "xgroup-createconsumer", key)
+            }
             replyInteger(created ? 1 : 0)
         } else {
             let pending = g!.deleteConsumer(a[4]) ?? 0
             dirty += 1
+            notify(NotifyClass.stream, "xgroup-delconsumer", key)
             replyInteger(pending)
         }
     }
@@ -374,7 +381,10 @@ extension Engine {
             if previous != nil && minIdle != 0 && now - p.deliveryTime < Int64(minIdle) { continue }
             if consumer == nil {
                 let (c, created) = g.findOrCreateConsumer(a[3], now: now)
-                if created { dirty += 1 }
+                if created {
+                    dirty += 1
+                    notify(NotifyClass.stream, "xgroup-createconsumer", a[1])
+                }
                 c.seenTime = now
                 consumer = c
             }
@@ -458,7 +468,10 @@ extension Engine {
             if minIdle != 0 && now - p.deliveryTime < Int64(minIdle) { continue }
             if consumer == nil {
                 let (c, created) = g.findOrCreateConsumer(a[3], now: now)
-                if created { dirty += 1 }
+                if created {
+                    dirty += 1
+                    notify(NotifyClass.stream, "xgroup-createconsumer", a[1])
+                }
                 c.seenTime = now
                 consumer = c
             }

@@ -111,6 +111,7 @@ extension Engine {
         if a.count == 3 {   // the common case, without option parsing
             let hash = hashKey(a[1])
             storeString(a[1], hash: hash, value: a[2], at: lookupWrite(a[1], hash: hash))
+            notify(NotifyClass.string, "set", a[1])
             replyOK()
             return
         }
@@ -131,6 +132,8 @@ extension Engine {
             return
         }
         storeString(key, hash: hash, value: a[2], at: link, keepTTL: o.keepTTL, expireAt: o.expireAt)
+        notify(NotifyClass.string, "set", key)
+        if o.expireAt != nil { notify(NotifyClass.generic, "expire", key) }
         if !o.get { replyOK() }
         if replication.feedsWrites {
             if let at = o.expireAt {
@@ -155,6 +158,7 @@ extension Engine {
         let hash = hashKey(a[1])
         if lookupWrite(a[1], hash: hash) != nil { replyInteger(0); return }
         storeString(a[1], hash: hash, value: a[2], at: nil)
+        notify(NotifyClass.string, "set", a[1])
         replyInteger(1)
     }
 
@@ -163,6 +167,8 @@ extension Engine {
         guard let at = expireMilliseconds(a[2], seconds: unit == 1000, relative: true) else { return }
         let hash = hashKey(a[1])
         storeString(a[1], hash: hash, value: a[3], at: lookupWrite(a[1], hash: hash), expireAt: at)
+        notify(NotifyClass.string, "set", a[1])
+        notify(NotifyClass.generic, "expire", a[1])
         replyOK()
         propagateSetWithExpiry(a[1], a[3], at)
     }
@@ -176,6 +182,7 @@ extension Engine {
             replyNull()
         }
         storeString(a[1], hash: hash, value: a[2], at: lookupWrite(a[1], hash: hash))
+        notify(NotifyClass.string, "set", a[1])
         // Replicas need no reply: Redis sends GETSET as SET.
         propagateInstead([Array("SET".utf8), Array(a[1]), Array(a[2])])
     }
@@ -188,6 +195,7 @@ extension Engine {
         if let link = lookupWrite(a[1], hash: hash) {
             db.table.remove(at: link)
             dirty += 1
+            notify(NotifyClass.generic, "del", a[1])
             propagateInstead([Array("DEL".utf8), Array(a[1])])
         }
     }
@@ -203,13 +211,16 @@ extension Engine {
             if at <= now {
                 db.table.remove(at: link)   // an expire time in the past deletes the key
                 dirty += 1
+                notify(NotifyClass.generic, "del", a[1])
                 propagateInstead([Array("DEL".utf8), Array(a[1])])
             } else {
                 setExpiry(at: link, at)
+                notify(NotifyClass.generic, "expire", a[1])
                 propagateInstead([Array("PEXPIREAT".utf8), Array(a[1]), Array(String(at).utf8)])
             }
         } else if o.persist && Entry(link.pointee!).isVolatile {
             setExpiry(at: link, nil)
+            notify(NotifyClass.generic, "persist", a[1])
             propagateInstead([Array("PERSIST".utf8), Array(a[1])])
         }
     }
@@ -239,6 +250,7 @@ extension Engine {
         for i in stride(from: 1, to: a.count, by: 2) {
             let hash = hashKey(a[i])
             storeString(a[i], hash: hash, value: a[i + 1], at: lookupWrite(a[i], hash: hash))
+            notify(NotifyClass.string, "set", a[i])
         }
         if onlyIfNoneExist { replyInteger(1) } else { replyOK() }
     }
@@ -248,6 +260,7 @@ extension Engine {
         let hash = hashKey(key)
         guard let link = lookupWrite(key, hash: hash) else {
             storeString(key, hash: hash, value: tail, at: nil)
+            notify(NotifyClass.string, "append", key)
             replyInteger(tail.count)
             return
         }
@@ -261,6 +274,7 @@ extension Engine {
         let e = makeRaw(link: link, length: oldLength + tail.count)
         dirty += 1
         if tail.count > 0 { (e.valuePointer + oldLength).copyMemory(from: tail.baseAddress!, byteCount: tail.count) }
+        notify(NotifyClass.string, "append", key)
         replyInteger(oldLength + tail.count)
     }
 
@@ -315,6 +329,7 @@ extension Engine {
         } else {
             storeInteger(key, hash: hash, result, at: link, keepTTL: true)
         }
+        notify(NotifyClass.string, "incrby", key)
         replyInteger(Int(result))
     }
 
@@ -346,6 +361,7 @@ extension Engine {
             // Stored as a string (Redis keeps INCRBYFLOAT's result as embstr/raw, not int).
             let encoding: StringEncoding = t.count <= 44 ? .embstr : .raw
             storeText(key, hash: hash, t, encoding: encoding, at: link)
+            notify(NotifyClass.string, "incrbyfloat", key)
             replyBulk(t)
             // The result, not the increment, so float formatting can never differ on replicas.
             propagateInstead([Array("SET".utf8), Array(key), Array(t), Array("KEEPTTL".utf8)])
@@ -371,6 +387,7 @@ extension Engine {
             e = Entry.allocate(key: key, hash: hash, valueLength: text.count, type: .string,
                                encoding: encoding.rawValue, volatile: false)
             db.table.insert(e, hash: hash)
+            notify(NotifyClass.new, "new", key)
         }
         e.stringEncoding = encoding
         if text.count > 0 { e.valuePointer.copyMemory(from: text.baseAddress!, byteCount: text.count) }
@@ -422,9 +439,11 @@ extension Engine {
                                encoding: StringEncoding.raw.rawValue, volatile: false)
             memset(e.valuePointer, 0, offset)
             db.table.insert(e, hash: hash)
+            notify(NotifyClass.new, "new", key)
         }
         (e.valuePointer + offset).copyMemory(from: piece.baseAddress!, byteCount: piece.count)
         dirty += 1
+        notify(NotifyClass.string, "setrange", key)
         replyInteger(e.valueLength)
     }
 }

@@ -49,7 +49,10 @@ extension Engine {
         }
         if let expireAt, expireAt < now { return false }
         let saved = db
-        defer { db = saved }
+        // Loaded keys are not "new" keyspace events (Redis's dbAddRDBLoad).
+        let notifyFlags = config.notifyKeyspaceEvents
+        config.notifyKeyspaceEvents = 0
+        defer { db = saved; config.notifyKeyspaceEvents = notifyFlags }
         db = databases[index]
         return try key.withUnsafeBytes { k in
             let hash = hashKey(k)
