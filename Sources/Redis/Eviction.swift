@@ -427,3 +427,40 @@ extension Engine {
         }
     }
 }
+
+/// What a snapshot needs to write access clocks: the policy's kind and the clocks at the
+/// snapshot's start.
+struct RDBAccessClocks {
+    let lfu: Bool
+    let lruClock: UInt32
+    let lfuMinutes: UInt32
+    let decayTime: Int
+
+    /// estimateObjectIdleTime / 1000.
+    func idleSeconds(_ lru: UInt32) -> Int {
+        Int(lruClock >= lru ? lruClock - lru : lruClock + (lruClockMax - lru))
+    }
+
+    /// LFUDecrAndReturn.
+    func decayedCounter(_ clock: UInt32) -> UInt32 {
+        let last = clock >> 8
+        let counter = clock & 255
+        let elapsed = lfuMinutes >= last ? lfuMinutes - last : 65535 - last + lfuMinutes
+        let periods = decayTime > 0 ? Int(elapsed) / decayTime : 0
+        return periods > Int(counter) ? 0 : counter - UInt32(periods)
+    }
+}
+
+extension Engine {
+    /// Redis saves idle times under an LRU policy and counters under an LFU one.
+    func rdbAccessClocks() -> RDBAccessClocks? {
+        switch eviction.policy {
+        case .allkeysLRU, .volatileLRU:
+            return RDBAccessClocks(lfu: false, lruClock: lruClock, lfuMinutes: 0, decayTime: 0)
+        case .allkeysLFU, .volatileLFU:
+            return RDBAccessClocks(lfu: true, lruClock: 0, lfuMinutes: lfuMinutes(), decayTime: config.lfuDecayTime)
+        default:
+            return nil
+        }
+    }
+}

@@ -83,6 +83,7 @@ extension Engine {
     func makeSnapshot(replication: (id: String, offset: Int64, streamDB: Int)? = nil) -> [UInt8] {
         var w = RDBWriter(compression: config.rdbcompression, capacity: 4096 + databases.reduce(0) { $0 + $1.table.entryBytes })
         w.snapshotHeader(usedMemory: usedMemory(), now: now, replication: replication)
+        w.accessClocks = rdbAccessClocks()
         for d in databases where d.table.count > 0 {
             w.selectDB(d.index, keys: d.table.count, expires: d.table.volatileCount)
             d.table.forEach { w.keyValue($0) }
