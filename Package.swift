@@ -20,6 +20,12 @@ let package = Package(
             name: "CURing",
             linkerSettings: [.linkedLibrary("uring")]
         ),
+        // Debian's Lua 5.1 (liblua5.1-0-dev, lua-cjson-dev, lua-bitop-dev) for scripting.
+        .systemLibrary(
+            name: "CLua",
+            pkgConfig: "lua5.1",
+            providers: [.apt(["liblua5.1-0-dev", "lua-cjson-dev", "lua-bitop-dev"])]
+        ),
         .target(
             name: "Reactor",
             dependencies: ["CURing", .product(name: "Logging", package: "swift-log")],
@@ -27,7 +33,7 @@ let package = Package(
         ),
         .target(
             name: "Redis",
-            dependencies: ["Reactor", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Reactor", "CLua", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .executableTarget(

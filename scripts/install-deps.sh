@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing swift-redis needs, and only what is missing:
 #   liburing-dev                 - the CURing target links against liburing
+#   liblua5.1-0-dev, lua-cjson-dev, lua-bitop-dev - the CLua target: scripting (EVAL, FUNCTION)
 #   redis-server, redis-tools    - reference server for differential tests, redis-cli, redis-benchmark
 #   python3 redis + pytest       - the integration suite in Tests/Integration
 # Idempotent: on a machine that has everything it runs no package manager at all.
@@ -20,7 +21,7 @@ export DEBIAN_FRONTEND=noninteractive
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
 missing=()
-for p in liburing-dev redis-server redis-tools python3; do
+for p in liburing-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev redis-server redis-tools python3; do
     have_pkg "$p" || missing+=("$p")
 done
 # Python modules: anything importable will do (a pip install is as good as Debian's).

@@ -27,14 +27,14 @@ public final class SPSCByteRing: @unchecked Sendable {
     /// Written by the consumer with release (it has finished reading everything below head);
     /// read by the producer with acquire before it reuses that space.
     @usableFromInline let head = Atomic<Int>(0)
-    @usableFromInline var consumerHead: Int = 0     // consumer-private read position
-    @usableFromInline var consumerCachedTail: Int = 0
+    @exclusivity(unchecked) @usableFromInline var consumerHead: Int = 0     // consumer-private read position
+    @exclusivity(unchecked) @usableFromInline var consumerCachedTail: Int = 0
     private let _pad1 = CacheLinePad()
     /// Written by the producer with release (every record below tail is fully written);
     /// read by the consumer with acquire before it reads those records.
     @usableFromInline let tail = Atomic<Int>(0)
-    @usableFromInline var producerTail: Int = 0      // producer-private write position
-    @usableFromInline var producerCachedHead: Int = 0
+    @exclusivity(unchecked) @usableFromInline var producerTail: Int = 0      // producer-private write position
+    @exclusivity(unchecked) @usableFromInline var producerCachedHead: Int = 0
     private let _pad2 = CacheLinePad()
 
     /// Creates a ring of `capacity` bytes (rounded up to a power of two, at least 4 KiB).

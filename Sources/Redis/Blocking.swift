@@ -53,7 +53,7 @@ final class BlockState {
 extension Engine {
     /// Whether the running command may block: not inside MULTI/EXEC, where Redis answers
     /// as if the timeout had passed.
-    var canBlock: Bool { !transactions.executingTransaction }
+    var canBlock: Bool { !transactions.executingTransaction && !scriptRunning }
 
     /// A blocking command's timeout argument as an absolute deadline in ms (0 = forever),
     /// parsed like Redis's getTimeoutFromObjectOrReply: seconds as a float for B*POP and

@@ -17,7 +17,8 @@ final class Client {
     var libName: [UInt8] = []
     var libVersion: [UInt8] = []
     /// The last command run (CLIENT LIST's cmd=).
-    var lastCommand: Command?
+    /// Commands live as long as the engine's table: no reference counting per command.
+    unowned(unsafe) var lastCommand: Command?
     /// Set by an error reply, for failed_calls.
     var commandFailed = false
     var protocolVersion = 2
@@ -36,7 +37,7 @@ final class Client {
     /// This connection is a replica of ours, or our master's link (Replication/).
     var replicaLink: ReplicaLink?
     /// Requests that arrived while the client was blocked, run in order once it is not.
-    var heldRequests: [OwnedArguments] = []
+    @exclusivity(unchecked) var heldRequests: [OwnedArguments] = []
     /// Blocked or paused, or still working through requests held while it was: new requests queue
     /// behind those so each connection's commands run in the order sent.
     @inline(__always) var isHoldingRequests: Bool { blockState != nil || !heldRequests.isEmpty || pausedRequest != nil }

@@ -116,7 +116,7 @@ extension Engine {
     /// transaction that queued one). Never a replica's link; the master's stream is
     /// checked before it reaches dispatch (`masterCommandPaused`).
     func pausesCommand(_ c: Client, _ cmd: Command) -> Bool {
-        if c.replicaLink != nil || replication.master?.client === c { return false }
+        if c.replicaLink != nil || replication.master?.client === c || c === scripting?.caller { return false }
         return pauseHolds(c, cmd)
     }
 

@@ -1,7 +1,10 @@
 import Glibc
 
 /// Runs one command. Handlers are non-capturing closures, so calling one allocates nothing.
-typealias CommandHandler = (Engine, Arguments) -> Void
+/// A thin function (no context): handlers capture nothing, and calling one through the
+/// table costs no reference counting and no reabstraction thunk, as a closure stored in the
+/// family arrays (generic storage) would.
+typealias CommandHandler = @convention(thin) (Engine, Arguments) -> Void
 
 /// A command the server implements: its metadata (from redis-server 7.0's own command
 /// table, see CommandSpecs.generated.swift), its handler and its call counters.
@@ -89,6 +92,8 @@ final class CommandTable {
             replicaofCommands,
             replicationCommands,
             authCommands,
+            scriptingCommands,
+            functionCommands,
         ] {
             for (name, h) in family {
                 precondition(handlers[name] == nil, "command \(name) registered twice")
@@ -138,9 +143,14 @@ final class CommandTable {
 
     /// Finds and runs the command in `args`, replying with Redis's errors for unknown
     /// commands, unknown subcommands and wrong argument counts.
+    ///
+    /// `c` is the running client (`e.client`). The command and the client are used through
+    /// unretained references: commands live as long as the table, and a client record is
+    /// only dropped between commands (`Engine.closeClient`), so reference counting them per
+    /// command would only cost atomic operations.
     @inline(__always)
-    func dispatch(_ e: Engine, _ args: Arguments) {
-        guard var cmd = lookup.find(args[0]) else {
+    func dispatch(_ e: Engine, _ c: Client, _ args: Arguments) {
+        guard let found = lookup.findUnretained(args[0]) else {
             if args[0].equalsIgnoringCase("host:") || args[0].equalsIgnoringCase("post") {
                 e.rejectCrossProtocolAttack()
                 return
@@ -149,24 +159,32 @@ final class CommandTable {
             e.replyUnknownCommand(args)
             return
         }
-        if cmd.isContainer && (args.count >= 2 || cmd.handler == nil) {
-            if args.count < 2 {
-                e.rejectCommand(cmd, Array("ERR wrong number of arguments for '\(cmd.name)' command".utf8))
-                return
+        found._withUnsafeGuaranteedRef { parent in
+            if parent.isContainer && (args.count >= 2 || parent.handler == nil) {
+                if args.count < 2 {
+                    e.rejectCommand(parent, Array("ERR wrong number of arguments for '\(parent.name)' command".utf8))
+                    return
+                }
+                guard let sub = parent.subcommandLookup!.findUnretained(args[1]) else {
+                    e.rejectCommand(parent, Array("ERR unknown subcommand '".utf8) + truncatedForError(args[1], 128)
+                        + "'. Try \(parent.name.uppercased()) HELP.")
+                    return
+                }
+                sub._withUnsafeGuaranteedRef { run($0, e, c, args) }
+            } else {
+                run(parent, e, c, args)
             }
-            guard let sub = cmd.subcommandLookup!.find(args[1]) else {
-                e.rejectCommand(cmd, Array("ERR unknown subcommand '".utf8) + truncatedForError(args[1], 128)
-                    + "'. Try \(cmd.name.uppercased()) HELP.")
-                return
-            }
-            cmd = sub
         }
+    }
+
+    /// Dispatch's checks and the call, once the command (or subcommand) is known.
+    @inline(__always)
+    private func run(_ cmd: Command, _ e: Engine, _ c: Client, _ args: Arguments) {
         let arity = cmd.arity
         if (arity > 0 && args.count != arity) || args.count < -arity {
             e.rejectCommand(cmd, Array("ERR wrong number of arguments for '\(cmd.name)' command".utf8), isExec: cmd.isExec)
             return
         }
-        let c = e.client!
         // Redis checks authentication after the command's existence and arity.
         if !c.authenticated && e.deniedForAuthentication(c, cmd) {
             e.rejectCommand(cmd, noAuthError, isExec: cmd.isExec)
@@ -288,12 +306,21 @@ struct NameLookup<Value: AnyObject> {
 
     @inline(__always)
     func find(_ name: UnsafeRawBufferPointer) -> Value? {
+        findUnretained(name)?.takeUnretainedValue()
+    }
+
+    /// `find` without taking a reference: for values that outlive every caller (the
+    /// command table's commands), so dispatch pays no reference counting per command.
+    @inline(__always)
+    func findUnretained(_ name: UnsafeRawBufferPointer) -> Unmanaged<Value>? {
         if name.count > 64 { return nil }
         var i = Int(truncatingIfNeeded: NameLookup.hash(name)) & mask
         while true {
             let s = Int(slots[i])
             if s < 0 { return nil }
-            if equalsLowercased(name, names[s]) { return values[s] }
+            if equalsLowercased(name, names[s]) {
+                return values.withUnsafeBufferPointer { Unmanaged.passUnretained($0[s]) }
+            }
             i = (i + 1) & mask
         }
     }

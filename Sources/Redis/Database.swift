@@ -16,9 +16,12 @@ final class Database {
 
     /// Finds a live key: an expired one is deleted on the spot (lazy expiry) and reported
     /// missing. The returned link is valid until the table next changes.
+    /// The table is used through an unretained reference: it is only replaced by FLUSHDB /
+    /// FLUSHALL, never during a lookup, and this runs once or more per command.
     @inline(__always)
     func lookup(_ key: UnsafeRawBufferPointer, hash: UInt64, now: Int64) -> KeyTable.Link? {
-        guard let link = table.find(key, hash: hash) else { return nil }
+        guard let link = Unmanaged.passUnretained(table)._withUnsafeGuaranteedRef({ $0.find(key, hash: hash) })
+        else { return nil }
         let e = Entry(link.pointee!)
         if e.isVolatile && e.expireAt < now {   // Redis: expired once now > when
             if expiredKeys != .delete { return expiredKeys == .keep ? link : nil }

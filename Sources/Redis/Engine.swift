@@ -9,6 +9,12 @@ import Synchronization
 /// It makes no syscall per command: it reads whole batches from the request rings, runs
 /// them, and publishes the replies of a batch with one release store per reactor. It
 /// sleeps on its doorbell only after finding every ring empty.
+///
+/// Its hot state, and the value types' storage, is marked `@exclusivity(unchecked)`: one
+/// thread uses it, and Swift's run-time exclusivity check (a thread-local access set,
+/// ~150 instructions per access, about ten per request) was half the thread's
+/// instructions. Nothing passes those properties inout across a call that could reach
+/// them again; a change that would must drop the attribute.
 public final class Engine: @unchecked Sendable {
     let channels: [ReactorChannel]
     let doorbell: Doorbell
@@ -19,8 +25,8 @@ public final class Engine: @unchecked Sendable {
     var databases: [Database]
 
     /// Clients by reactor, then by connection slot.
-    var clientsBySlot: [[Client?]]
-    var clientsByID: [Int: Client] = [:]
+    @exclusivity(unchecked) var clientsBySlot: [[Client?]]
+    @exclusivity(unchecked) var clientsByID: [Int: Client] = [:]
     var nextClientID = 1
     /// Reply staging by reactor, at stable addresses so `out` can point into it.
     let staging: UnsafeMutablePointer<ReplyStaging>
@@ -41,14 +47,14 @@ public final class Engine: @unchecked Sendable {
     var rng = SystemRandomNumberGenerator()
 
     let commands: CommandTable
-    var stats = ServerStats()
+    @exclusivity(unchecked) var stats = ServerStats()
     let startedAt: Int64
     let startedMonotonic: Int64
     public private(set) var shutdownRequested = false
     /// DEBUG SET-ACTIVE-EXPIRE: tests turn the active cycle off to observe lazy expiry.
     var activeExpireEnabled = true
     /// CLIENT PAUSE and the failover's write pause (ClientPause.swift).
-    var pause = ClientPauseState()
+    @exclusivity(unchecked) var pause = ClientPauseState()
     var peakMemory = 0
     /// 40 hex characters, new each start (run_id, and master_replid until replication).
     let runID: String
@@ -65,23 +71,25 @@ public final class Engine: @unchecked Sendable {
     /// Touched twice per command: no dynamic exclusivity check (engine thread only).
     @exclusivity(unchecked) var propagationUnit = PropagationUnit()
     /// MULTI/EXEC and WATCH (Transactions.swift).
-    var transactions = TransactionState()
+    @exclusivity(unchecked) var transactions = TransactionState()
     /// Clients blocked on keys (Blocking.swift).
-    var blocking = BlockingState()
+    @exclusivity(unchecked) var blocking = BlockingState()
     /// maxmemory, the eviction pool and its stats (Eviction.swift). Read on every key
     /// lookup and command: no dynamic exclusivity check (engine thread only).
     @exclusivity(unchecked) var eviction = EvictionState()
     /// Channels and patterns (PubSub.swift).
-    var pubsub = PubSubState()
+    @exclusivity(unchecked) var pubsub = PubSubState()
     /// Clients whose requests were held while their output was congested and that still
     /// have some to run once reply staging has room (OutputCongestion.swift).
-    var outputHeldClients: [Client] = []
+    @exclusivity(unchecked) var outputHeldClients: [Client] = []
     /// Role, backlog, replicas, link to a master (Replication/).
     var replication = ReplicationState()
     /// RDB snapshots: SAVE, BGSAVE, save points, loading (Persistence/).
-    var persistence = PersistenceState()
+    @exclusivity(unchecked) var persistence = PersistenceState()
     /// The snapshot being taken between batches (full sync, BGSAVE), if any.
     var snapshotJob: SnapshotJob?
+    /// The Lua interpreter, scripts and functions (Scripting/), made on first use.
+    var scripting: ScriptingState?
     /// Per reactor: the last value stored in its channel's `engineWantsReplySpace`.
     private lazy var replySpaceAnnounced = [Bool](repeating: false, count: channels.count)
 
@@ -206,13 +214,18 @@ public final class Engine: @unchecked Sendable {
         do {
             while let (kind, payload) = ring.peek() {
                 took = true
+                // Past the record before running it (its bytes stay until `release`): a
+                // script running too long takes the records after it from this ring
+                // (Scripting/BusyScript.swift).
+                ring.advance()
                 let base = payload.baseAddress!
                 let token = base.load(as: UInt64.self)
                 switch kind {
                 // A replica's output is the stream and often congested; its REPLCONF ACKs
                 // still run at once, or WAIT and repl-timeout would see it silent.
                 case RequestRecord.request:
-                    if let c = clientsBySlot[r][ConnectionToken(raw: token).slot], c.token == token, !c.closing {
+                    clientRecord(reactor: r, token: token)?._withUnsafeGuaranteedRef { c in
+                        guard !c.closing else { return }
                         if c.isHoldingRequests || (congested[c.slot].load(ordering: .relaxed) && c.replicaLink == nil) {
                             c.heldRequests.append(OwnedArguments(Arguments(encoding: base + 8)))
                         } else {
@@ -260,7 +273,6 @@ public final class Engine: @unchecked Sendable {
                 default:
                     break
                 }
-                ring.advance()
                 if st.pointee.pendingBytes >= ReplyStaging.backPressureBytes { break }
             }
             st.pointee.closeRecord()
@@ -284,6 +296,17 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
+    /// The record of the connection `token` on reactor `r`, if it is still open, without
+    /// taking a reference: records are dropped only by `closeClient`, between commands, so
+    /// counting references per request would only cost atomic operations.
+    @inline(__always)
+    private func clientRecord(reactor r: Int, token: UInt64) -> Unmanaged<Client>? {
+        clientsBySlot[r].withUnsafeBufferPointer { slots in
+            guard let c = slots[ConnectionToken(raw: token).slot], c.token == token else { return nil }
+            return Unmanaged.passUnretained(c)
+        }
+    }
+
     /// Runs one command of `c` with its replies going to `c` (its reactor's staging).
     /// Also used for requests held back while `c` was blocked.
     @inline(__always)
@@ -293,7 +316,7 @@ public final class Engine: @unchecked Sendable {
         resp3 = c.protocolVersion == 3
         db = databases[c.db]
         c.lastInteraction = now
-        commands.dispatch(self, args)
+        commands.dispatch(self, c, args)
         if !blocking.readyKeys.isEmpty { serveBlockedClients() }
         if pause.resumeDue { resumePausedClients() }
     }

@@ -10,7 +10,7 @@ extension Engine {
     /// access for eviction (LRU clock or LFU counter).
     @inline(__always)
     func lookupRead(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Entry? {
-        if let link = db.lookup(key, hash: hash, now: now) {
+        if let link = currentDatabase({ $0.lookup(key, hash: hash, now: now) }) {
             stats.keyspaceHits += 1
             let e = Entry(link.pointee!)
             touchAccess(e)
@@ -25,7 +25,7 @@ extension Engine {
     /// TTL family, OBJECT, SCAN's TYPE filter), so they leave idle times alone.
     @inline(__always)
     func lookupReadNoTouch(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Entry? {
-        if let link = db.lookup(key, hash: hash, now: now) {
+        if let link = currentDatabase({ $0.lookup(key, hash: hash, now: now) }) {
             stats.keyspaceHits += 1
             return Entry(link.pointee!)
         }
@@ -37,9 +37,16 @@ extension Engine {
     /// The link to a live key, for changing it; records the access as `lookupRead` does.
     @inline(__always)
     func lookupWrite(_ key: UnsafeRawBufferPointer, hash: UInt64) -> KeyTable.Link? {
-        let link = db.lookup(key, hash: hash, now: now)
+        let link = currentDatabase { $0.lookup(key, hash: hash, now: now) }
         if let link { touchAccess(Entry(link.pointee!)) }
         return link
+    }
+
+    /// Runs `body` on the running command's database without taking a reference to it:
+    /// databases live as long as the engine, and this runs on every key lookup.
+    @inline(__always)
+    func currentDatabase<R>(_ body: (Database) -> R) -> R {
+        Unmanaged.passUnretained(db)._withUnsafeGuaranteedRef(body)
     }
 
     /// Stores `value` as `key`'s string value, replacing what `link` points at (or adding

@@ -19,14 +19,14 @@ enum ChannelKind {
 /// One client's subscriptions. A client holds this only while it has at least one
 /// subscription: that is Redis's CLIENT_PUBSUB flag, and dispatch tests it with one load.
 final class Subscriptions {
-    var channels: Set<[UInt8]> = []
+    @exclusivity(unchecked) var channels: Set<[UInt8]> = []
     /// In subscription order, as Redis's per-client pattern list.
-    var patterns: [[UInt8]] = []
+    @exclusivity(unchecked) var patterns: [[UInt8]] = []
     /// Channels in subscription order, for UNSUBSCRIBE without arguments.
-    var channelOrder: [[UInt8]] = []
-    var shardChannels: Set<[UInt8]> = []
+    @exclusivity(unchecked) var channelOrder: [[UInt8]] = []
+    @exclusivity(unchecked) var shardChannels: Set<[UInt8]> = []
     /// Shard channels in subscription order, for SUNSUBSCRIBE without arguments.
-    var shardOrder: [[UInt8]] = []
+    @exclusivity(unchecked) var shardOrder: [[UInt8]] = []
 
     /// The count SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE and PUNSUBSCRIBE confirm with:
     /// channels and patterns, shard channels not included (clientSubscriptionsCount).

@@ -12,7 +12,7 @@ public final class ServerConfig: @unchecked Sendable {
     public var logfile = ""
     public var reactors = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) - 1)
     public var replicaof: (host: String, port: Int)?
-    public var replicaReadOnly = true
+    @exclusivity(unchecked) public var replicaReadOnly = true
     public var replicaPriority = 100
     public var replicaAnnounced = true
     /// Redis 7.0's default save points; `save ""` (or `--save ''`) turns them off.
@@ -29,16 +29,18 @@ public final class ServerConfig: @unchecked Sendable {
     /// client-output-buffer-limit as Redis prints it: class hard soft seconds, per class.
     public var clientOutputBufferLimit = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
     public var hz = 10
+    /// busy-reply-threshold (lua-time-limit): ms a script runs before others get -BUSY.
+    public var busyReplyThreshold = 5000
     public var tcpBacklog = 511
     public var timeout = 0
     public var daemonize = false
     public var pidfile = ""
     /// The default user's password; empty: no authentication (Redis's nopass default user).
-    public var requirepass = ""
+    @exclusivity(unchecked) public var requirepass = ""
     /// Credentials this server sends with AUTH when it connects to its master.
     public var masterauth = ""
     public var masteruser = ""
-    public var maxmemory = 0
+    @exclusivity(unchecked) public var maxmemory = 0
     var evictionPolicy = EvictionPolicy.noeviction
     public var maxmemoryPolicy: String { evictionPolicy.name }
     public var maxmemorySamples = 5
@@ -52,10 +54,10 @@ public final class ServerConfig: @unchecked Sendable {
     public var replBacklogTTL = 3600
     public var replPingReplicaPeriod = 10
     public var replTimeout = 60
-    public var minReplicasToWrite = 0
+    @exclusivity(unchecked) public var minReplicasToWrite = 0
     public var minReplicasMaxLag = 10
     /// notify-keyspace-events as NotifyClass bits; 0 (the default) sends nothing.
-    public var notifyKeyspaceEvents = 0
+    @exclusivity(unchecked) public var notifyKeyspaceEvents = 0
 
     /// Read live by every connection's parser.
     public let protocolLimits = ProtocolLimits(maxBulkLength: 512 * 1024 * 1024)
@@ -281,6 +283,7 @@ struct ConfigParameter {
             return nil
         }),
         integer("hz", min: 1, max: 500, \.hz),
+        integer("busy-reply-threshold", alias: "lua-time-limit", max: Int(Int64.max / 2), \.busyReplyThreshold),
         integer("tcp-backlog", mutable: false, \.tcpBacklog),
         integer("timeout", \.timeout),
         boolean("daemonize", mutable: false, \.daemonize),

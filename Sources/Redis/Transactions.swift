@@ -19,7 +19,7 @@ struct TransactionState {
 final class WatchedKey {
     let database: Int
     let key: [UInt8]
-    var watchers: [Watcher] = []
+    @exclusivity(unchecked) var watchers: [Watcher] = []
 
     /// One client's watch of the key. `expired`: the key had already expired (though not
     /// yet deleted) when WATCH ran, so its deletion is no change (Redis 7.0's wk->expired).
@@ -47,10 +47,10 @@ final class MultiState {
     var abortOnExec = false
     /// A watched key changed: EXEC must answer the null array (CLIENT_DIRTY_CAS).
     var watchedKeyChanged = false
-    var queued: [(command: Command, args: OwnedArguments)] = []
+    @exclusivity(unchecked) var queued: [(command: Command, args: OwnedArguments)] = []
     /// Bytes of the queued arguments (CLIENT LIST's multi-mem).
     var queuedBytes = 0
-    var watching: [WatchedKey] = []
+    @exclusivity(unchecked) var watching: [WatchedKey] = []
 
     /// Nothing left to remember: the client can drop this state.
     var isIdle: Bool { !active && watching.isEmpty && !watchedKeyChanged }
@@ -242,7 +242,7 @@ extension Engine {
         transactions.executingTransaction = true
         replyArrayHeader(queue.count)
         for item in queue {
-            item.args.withArguments { commands.dispatch(self, $0) }
+            item.args.withArguments { commands.dispatch(self, c, $0) }
             // A command may have switched databases (SELECT) or closed the client.
             db = databases[c.db]
         }

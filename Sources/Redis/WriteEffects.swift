@@ -78,10 +78,12 @@ extension Engine {
     func feedReplication(_ args: Arguments, database: Int) {
         if transactions.executingTransaction {
             // Nothing is fed without a backlog: copy nothing then.
-            if replication.feedsWrites { transactions.pendingPropagation.append((database, OwnedArguments(args))) }
+            if replication.feedsWrites && !scriptReplicationOff {
+                transactions.pendingPropagation.append((database, OwnedArguments(args)))
+            }
             return
         }
-        guard replication.feedsWrites else { return }
+        guard replication.feedsWrites, !scriptReplicationOff else { return }
         if propagationUnit.open {
             feedInUnit(args, database: database)
         } else {

@@ -323,11 +323,18 @@ private func records(_ bytes: [UInt8]) throws -> [RDBReader.Record] {
         #expect(Array(unchecked.suffix(8)) == [UInt8](repeating: 0, count: 8))
     }
 
+    /// Function libraries (RDB_OPCODE_FUNCTION2) are collected for the engine to load.
+    @Test func functionLibrariesAreCollected() throws {
+        var reader = RDBReader(file([RDBOpcode.function2] + rdbString(b("#!lua name=l\nx"))))
+        try reader.read { _ in }
+        #expect(reader.functionCodes == [b("#!lua name=l\nx")])
+    }
+
     @Test func badHeadersAndUnsupportedContentAreRefused() {
         #expect(throws: RDBError.self) { _ = try records(b("RADIS0010") + [0xff]) }
         #expect(throws: RDBError.self) { _ = try records(file(version: "0012", [])) }
         #expect(throws: RDBError.self) { _ = try records(file(version: "0000", [])) }
-        #expect(throws: RDBError.self) { _ = try records(file([RDBOpcode.function2, 0])) }
+        #expect(throws: RDBError.self) { _ = try records(file([RDBOpcode.functionPreGA, 0])) }
         #expect(throws: RDBError.self) { _ = try records(file([RDBOpcode.moduleAux, 0])) }
         #expect(throws: RDBError.self) { _ = try records(file([RDBType.streamListpacks3] + rdbString(b("s")))) }
         #expect(throws: RDBError.self) { _ = try records(file([42] + rdbString(b("k")))) }

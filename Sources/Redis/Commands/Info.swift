@@ -102,6 +102,7 @@ extension Engine {
             add("used_memory_dataset", dataBytes())
             add("total_system_memory", total)
             add("total_system_memory_human", humanBytes(total))
+            for (name, value) in scriptingMemoryInfo() { add(name, value) }
             add("maxmemory", config.maxmemory)
             add("maxmemory_human", humanBytes(config.maxmemory))
             add("maxmemory_policy", config.maxmemoryPolicy)

@@ -26,7 +26,17 @@ struct RDBReader {
     /// Whether the stored checksum was checked (false when it is 0 or `verifyChecksum` is off).
     private(set) var checksumVerified = false
 
+    /// Library codes of the file's functions (RDB_OPCODE_FUNCTION2), in file order.
+    private(set) var functionCodes: [[UInt8]] = []
+
     init(_ bytes: [UInt8]) { data = bytes }
+
+    /// A reader of bare RDB items with no file header (a FUNCTION DUMP body).
+    init(_ bytes: [UInt8], raw: Bool) { data = bytes }
+
+    var hasMoreRaw: Bool { pos < data.count }
+    mutating func rawByte() throws -> UInt8 { try byte() }
+    mutating func rawString() throws -> [UInt8] { try string() }
 
     /// The aux field `name` as text, if present.
     func auxField(_ name: String) -> String? {
@@ -82,8 +92,11 @@ struct RDBReader {
                 continue
             case RDBOpcode.moduleAux:
                 throw RDBError("The RDB file contains AUX module data this server can't load (no modules)")
-            case RDBOpcode.function2, RDBOpcode.functionPreGA:
-                throw RDBError("The RDB file contains function libraries; this server has no functions engine")
+            case RDBOpcode.function2:
+                functionCodes.append(try string())
+                continue
+            case RDBOpcode.functionPreGA:
+                throw RDBError("Pre-release function format not supported.")
             default:
                 break
             }

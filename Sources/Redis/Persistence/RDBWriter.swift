@@ -203,6 +203,22 @@ struct RDBWriter {
         }
     }
 
+    /// Function libraries (RDB_OPCODE_FUNCTION2 and the library code), which Redis 7.0
+    /// writes after the aux fields.
+    mutating func functionLibraries(_ codes: [[UInt8]]) {
+        for c in codes {
+            bytes.append(RDBOpcode.function2)
+            c.withUnsafeBytes { string($0) }
+        }
+    }
+
+    /// Just those bytes (the body of a FUNCTION DUMP payload).
+    mutating func functionLibrariesSection(_ codes: [[UInt8]]) -> [UInt8] {
+        let start = bytes.count
+        functionLibraries(codes)
+        return Array(bytes[start...])
+    }
+
     /// rdbSaveRawString: integer encoding, then LZF, then raw.
     mutating func string(_ s: UnsafeRawBufferPointer) {
         let n = s.count

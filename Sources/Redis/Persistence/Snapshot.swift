@@ -83,6 +83,7 @@ extension Engine {
     func makeSnapshot(replication: (id: String, offset: Int64, streamDB: Int)? = nil) -> [UInt8] {
         var w = RDBWriter(compression: config.rdbcompression, capacity: 4096 + databases.reduce(0) { $0 + $1.table.entryBytes })
         w.snapshotHeader(usedMemory: usedMemory(), now: now, replication: replication)
+        w.functionLibraries(functionLibraries.map { $0.code })
         w.accessClocks = rdbAccessClocks()
         for d in databases where d.table.count > 0 {
             w.selectDB(d.index, keys: d.table.count, expires: d.table.volatileCount)
@@ -125,6 +126,9 @@ extension Engine {
             } else {
                 expired += 1
             }
+        }
+        if let failure = replaceFunctionLibraries(reader.functionCodes) {
+            throw RDBError("Failed loading library: " + failure)
         }
         let fresh = databases
         databases = current

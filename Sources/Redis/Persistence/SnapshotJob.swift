@@ -27,10 +27,10 @@ final class SnapshotJob {
         var started = false
     }
 
-    private(set) var sections: [Section] = []
+    @exclusivity(unchecked) private(set) var sections: [Section] = []
     private var scanning = 0
     private var cursor: UInt64 = 0
-    private var writer: RDBWriter
+    @exclusivity(unchecked) private var writer: RDBWriter
     private var writtenDatabase = -1
     private var crc: UInt64 = 0
     private var checksummed = 0
@@ -46,7 +46,7 @@ final class SnapshotJob {
     let replicationOffset: Int64
     /// Replicas waiting for the file. Their stream since `replicationOffset` accumulates in
     /// their link meanwhile.
-    var replicas: [Client] = []
+    @exclusivity(unchecked) var replicas: [Client] = []
     /// BGSAVE (or a save point) wants the file on disk.
     var savesToDisk = false
     /// No consumer is left: entries are only marked, not written, until the walk ends.
@@ -205,6 +205,7 @@ extension Engine {
         var w = RDBWriter(compression: config.rdbcompression,
                           capacity: capacity ?? 4096 + databases.reduce(0) { $0 + $1.table.entryBytes })
         w.snapshotHeader(usedMemory: usedMemory(), now: now, replication: aux)
+        w.functionLibraries(functionLibraries.map { $0.code })
         w.accessClocks = rdbAccessClocks()
         let job = SnapshotJob(writer: w, checksum: config.rdbchecksum, startedAt: wallClockMilliseconds(),
                               dirtyAtStart: dirty, replicationID: replication.replid,

@@ -432,7 +432,7 @@ extension Engine {
     /// limit, or stayed above the soft one too long, is disconnected (it will resync).
     /// Until it acknowledges, the snapshot it may still be receiving sits in the same
     /// output and is not counted.
-    private func enforceReplicaOutputLimits() {
+    func enforceReplicaOutputLimits() {
         let (hard, soft, seconds) = config.outputLimits(forClass: "slave")
         if hard == 0 && soft == 0 { return }
         let mono = monotonicMilliseconds()

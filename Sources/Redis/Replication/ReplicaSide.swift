@@ -30,9 +30,9 @@ final class MasterLink {
     /// are dropped except REPLCONF ACK.
     var client: Client?
     /// Received bytes not used yet: part of a handshake line, or of a command.
-    var input = ByteBuffer()
+    @exclusivity(unchecked) var input = ByteBuffer()
     /// Full resync: `payloadSize` is -2 until the `$` line, -1 for the EOF-mark form.
-    var payload: [UInt8] = []
+    @exclusivity(unchecked) var payload: [UInt8] = []
     var payloadSize = -2
     var eofMark: [UInt8] = []
     /// What +FULLRESYNC announced, adopted once the snapshot loads.

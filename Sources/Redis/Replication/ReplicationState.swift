@@ -21,7 +21,7 @@ final class ReplicationState {
     /// Database the stream last selected (Redis's slaveseldb); -1 forces a SELECT.
     var streamDatabase = -1
     /// Stream bytes encoded this batch, not yet in the backlog or sent to replicas.
-    var pending = ByteBuffer(capacity: 16 * 1024)
+    @exclusivity(unchecked) var pending = ByteBuffer(capacity: 16 * 1024)
     /// Set while this server replicates a master: its command execution is not fed, the
     /// master's bytes are forwarded as received through `feedRawStream` instead.
     var followsMaster = false
@@ -31,7 +31,7 @@ final class ReplicationState {
     var master: MasterLink?
 
     /// Connections that asked for SYNC/PSYNC, in the order they attached.
-    var replicas: [Client] = []
+    @exclusivity(unchecked) var replicas: [Client] = []
     /// FAILOVER's state machine (Failover.swift).
     var failover = FailoverState()
     /// Monotonic ms when the last replica went away (backlog TTL); 0 while replicas exist.
@@ -42,8 +42,10 @@ final class ReplicationState {
     var syncPartialErr = 0
 
     /// Clients blocked in WAIT, oldest first.
-    var waiting: [WaitRequest] = []
+    @exclusivity(unchecked) var waiting: [WaitRequest] = []
     /// A WAIT asked for fresh ACKs: REPLCONF GETACK * goes out at the end of the batch.
+    /// When a batch end last checked the replicas' output limits (wall-clock ms).
+    var lastOutputLimitCheck: Int64 = 0
     var ackRequested = false
     /// An ACK arrived: waiting clients are checked at the end of the batch.
     var acksChanged = false
@@ -52,7 +54,7 @@ final class ReplicationState {
     /// writes by one connection costs no hashing.
     var lastWriterID = 0
     var lastWriterOffset: Int64 = 0
-    var writeOffsets: [Int: Int64] = [:]
+    @exclusivity(unchecked) var writeOffsets: [Int: Int64] = [:]
 
     /// The last full-sync snapshot, reused by replicas asking before anything changed.
     var snapshot: (bytes: [UInt8], dirty: Int, offset: Int64, id: String)?
@@ -60,7 +62,7 @@ final class ReplicationState {
     /// get the next one.
     var waitingNextSnapshot: [Client] = []
     /// Replicas whose snapshot file is being sent piece by piece.
-    var sendingSnapshots: [Client] = []
+    @exclusivity(unchecked) var sendingSnapshots: [Client] = []
     /// Monotonic ms of the last once-a-second replication cron, and of the last PING fed.
     var lastCron: Int64 = 0
     var lastPing: Int64 = 0
@@ -115,7 +117,7 @@ final class ReplicaLink {
     var snapshotBytes = 0
     /// While waiting for its snapshot: the stream since the snapshot's offset, sent right
     /// after the file.
-    var pendingStream: [UInt8] = []
+    @exclusivity(unchecked) var pendingStream: [UInt8] = []
     /// The file being sent to it, and how much of it is staged already.
     var snapshotToSend: [UInt8]?
     var snapshotSent = 0
@@ -241,6 +243,12 @@ extension Engine {
             replicationFeedInternal(["REPLCONF", "GETACK", "*"])
         }
         replicationFlushStream()
+        // The stream just grew: a replica past its output limit is cut within ~10 ms of
+        // stream (Redis checks on every append), not only at the next cron.
+        if now - r.lastOutputLimitCheck >= 10 && !r.replicas.isEmpty {
+            r.lastOutputLimitCheck = now
+            enforceReplicaOutputLimits()
+        }
     }
 
     /// Whether the batch end has replication work (checked on every batch: cheap).

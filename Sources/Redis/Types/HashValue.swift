@@ -6,8 +6,8 @@
 /// same hash table; the "listpack" one keeps insertion order and shifts on deletion, so
 /// HGETALL, HKEYS, HSCAN and OBJECT ENCODING answer exactly as Redis does.
 final class HashValue: KeyspaceObject {
-    var table: ByteStringTable
-    var random: FastRandom
+    @exclusivity(unchecked) var table: ByteStringTable
+    @exclusivity(unchecked) var random: FastRandom
 
     /// hash-max-listpack-entries and hash-max-listpack-value as configured now (defaults
     /// 512 and 64, redis-server 7.0's built-in ones), read at each decision to convert.

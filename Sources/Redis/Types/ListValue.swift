@@ -113,7 +113,7 @@ struct ListPosition {
 /// Index access walks chunk counts from the nearer end, then elements within one chunk.
 final class ListValue: KeyspaceObject {
     /// The chunks in list order, none of them empty.
-    private(set) var chunks: [ListChunk] = []
+    @exclusivity(unchecked) private(set) var chunks: [ListChunk] = []
     /// Number of elements.
     private(set) var count = 0
     /// One emptied full-size chunk kept for the next new one, so that pushes and pops at a

@@ -5,9 +5,9 @@ import Glibc
 /// `set-max-intset-entries` of them, and converts for good to a hash table otherwise.
 final class SetValue: KeyspaceObject {
     /// The members of an intset, ascending. Empty once converted.
-    var ints: [Int64] = []
+    @exclusivity(unchecked) var ints: [Int64] = []
     /// The members of a hashtable set; nil while an intset.
-    var table: ByteStringTable?
+    @exclusivity(unchecked) var table: ByteStringTable?
     var random: FastRandom
 
     /// set-max-intset-entries as configured now (capped at 2^30 as t_set.c does).

@@ -77,12 +77,12 @@ final class StreamChunk {
     @inline(__always) static var maxEntries: Int { encodingLimits.streamNodeMaxEntries }
     @inline(__always) static var maxBytes: Int { encodingLimits.effectiveStreamNodeMaxBytes }
 
-    var ids: [StreamID] = []
-    var deleted: [Bool] = []
+    @exclusivity(unchecked) var ids: [StreamID] = []
+    @exclusivity(unchecked) var deleted: [Bool] = []
     /// Start of each entry in `data`.
-    var offsets: [UInt32] = []
+    @exclusivity(unchecked) var offsets: [UInt32] = []
     /// Per entry: u32 pair count, then per field and value a u32 length and the bytes.
-    var data: [UInt8] = []
+    @exclusivity(unchecked) var data: [UInt8] = []
     /// Entries not deleted.
     var live = 0
     /// Size the entries would take in a Redis listpack, to cut chunks where Redis does.
@@ -259,7 +259,7 @@ struct PendingList {
 final class StreamConsumer {
     let name: [UInt8]
     var seenTime: Int64
-    var pending = SortedIDs()
+    @exclusivity(unchecked) var pending = SortedIDs()
 
     init(name: [UInt8], seenTime: Int64) {
         self.name = name
@@ -274,8 +274,8 @@ final class ConsumerGroup {
     var lastID: StreamID
     /// Entries the group has read, or `ConsumerGroup.invalidEntriesRead` when unknown.
     var entriesRead: Int64
-    var pending = PendingList()
-    var consumers: [StreamConsumer] = []
+    @exclusivity(unchecked) var pending = PendingList()
+    @exclusivity(unchecked) var consumers: [StreamConsumer] = []
 
     static let invalidEntriesRead: Int64 = -1
 
@@ -336,13 +336,13 @@ func compareBytes(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Int {
 /// A stream value: chunks of entries, counters Redis keeps (length, last and first IDs,
 /// the largest deleted ID, entries ever added), and consumer groups sorted by name.
 final class StreamValue: KeyspaceObject {
-    var chunks: [StreamChunk] = []
+    @exclusivity(unchecked) var chunks: [StreamChunk] = []
     var length = 0
     var lastID = StreamID.zero
     var firstID = StreamID.zero
     var maxDeletedID = StreamID.zero
     var entriesAdded: Int64 = 0
-    var groups: [ConsumerGroup] = []
+    @exclusivity(unchecked) var groups: [ConsumerGroup] = []
 
     /// The object itself, as counted in `valueMemoryCounter` (chunks count themselves; consumer
     /// groups and their pending lists are not counted).
