@@ -47,7 +47,9 @@ extension Engine {
                 case RequestRecord.close:
                     let slot = ConnectionToken(raw: token).slot
                     if let c = clientsBySlot[r][slot], c.token == token {
-                        if c === running { break scan }   // its record must outlive the command
+                        // The running command holds these records unretained (dispatch):
+                        // they must outlive it.
+                        if c === running || c === s.caller { break scan }
                         clientWillClose(c)
                         clientsBySlot[r][slot] = nil
                         clientsByID[c.id] = nil

@@ -341,7 +341,7 @@ extension Engine {
         s.scratch.pointee.openRecord = -1
         s.scratch.pointee.open(token: s.caller.token)
         out = s.scratch
-        OwnedArguments(parts).withArguments { commands.dispatch(self, $0) }
+        OwnedArguments(parts).withArguments { commands.dispatch(self, s.caller, $0) }
         client = savedClient
         db = savedDb
         out = savedOut
