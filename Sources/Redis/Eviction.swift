@@ -64,6 +64,8 @@ struct EvictionState {
     /// Eviction stopped at its time limit: the loop and cron go on with it (Redis's
     /// evictionTimeProc).
     var unfinished = false
+    /// Memory was over the limit when the running script started (Redis's script_oom).
+    var scriptOutOfMemory = false
     /// Where the random policies look next (Redis's static next_db).
     var nextRandomDatabase = 0
     /// The `now` of the last `otherBytes` refresh: at most one per millisecond, since it
@@ -199,6 +201,8 @@ extension Engine {
     /// the limit could not be met. Returns whether the command may go on.
     func admitUnderMaxmemory(_ cmd: Command) -> Bool {
         let outOfMemory = performEvictions() == .fail
+        // A script's denyoom calls are refused by the state at its start (server.script_oom).
+        if cmd.startsScript { eviction.scriptOutOfMemory = outOfMemory }
         if !outOfMemory { return true }
         var reject = cmd.flags.contains(.denyoom)
         if let m = client.multiState, m.active {
@@ -462,5 +466,26 @@ extension Engine {
         default:
             return nil
         }
+    }
+}
+
+extension Command {
+    /// EVAL, EVALSHA, FCALL and their _RO forms: processCommand records whether memory
+    /// was over the limit when they start.
+    var startsScript: Bool {
+        switch name {
+        case "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro": return true
+        default: return false
+        }
+    }
+}
+
+extension Engine {
+    /// Redis's scriptVerifyOOM: until a script has written, a `denyoom` command it calls is
+    /// refused when memory was over maxmemory at the script's start, unless the script
+    /// declared allow-oom or the caller is our master.
+    func scriptCallOutOfMemory(_ cmd: Command, wrote: Bool, allowOOM: Bool) -> Bool {
+        eviction.limit > 0 && !allowOOM && !wrote && eviction.scriptOutOfMemory && cmd.flags.contains(.denyoom)
+            && !(replication.master != nil && replication.master?.client === client)
     }
 }

@@ -551,3 +551,20 @@ def test_snapshots_keep_access_clocks_like_redis(ours, ref):
             assert c.call("DEBUG", "RELOAD") == b"+OK\r\n"
             assert c.call("OBJECT", "FREQ", "b") == b":50\r\n"
             assert c.call("CONFIG", "SET", "maxmemory-policy", "noeviction") == b"+OK\r\n"
+
+
+def test_scripts_out_of_memory_like_redis(ours, ref):
+    """EVAL itself is not refused; its denyoom calls are, by the memory state at its start,
+    until it has written; allow-oom scripts run anyway."""
+    both(ours, ref, [
+        ("SET", "a", "1"),
+        ("CONFIG", "SET", "maxmemory", "1"),
+        ("EVAL", "return redis.call('get', KEYS[1])", "1", "a"),
+        ("EVAL", "return redis.call('set', KEYS[1], '2')", "1", "a"),
+        ("EVAL", "return redis.pcall('incr', KEYS[1])", "1", "a"),
+        ("EVAL", "return redis.call('del', KEYS[1])", "1", "a"),
+        ("EVAL", "#!lua flags=allow-oom\nreturn redis.call('set', KEYS[1], '3')", "1", "a"),
+        ("GET", "a"),
+        ("CONFIG", "SET", "maxmemory", "0"),
+        ("EVAL", "return redis.call('set', KEYS[1], '4')", "1", "a"),
+    ])
