@@ -27,6 +27,10 @@ final class Client {
     var authenticated = false
     /// QUIT, CLIENT KILL or a protocol error: no more commands are executed.
     var closing = false
+    /// MONITOR: fed every command; keyspace commands are refused (Monitor.swift).
+    var isMonitor = false
+    /// CLIENT REPLY OFF / SKIP: replies of this client are dropped (ClientReply.swift).
+    var replyMode = ReplyMode.on
 
     /// MULTI state and watched keys (Transactions.swift); nil for most clients.
     var multiState: MultiState?

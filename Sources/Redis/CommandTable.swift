@@ -15,6 +15,13 @@ final class Command {
     let subcommands: [Command]
     let subcommandLookup: NameLookup<Command>?
     var calls = 0
+    /// Microseconds spent running it (INFO commandstats' usec).
+    var microseconds = 0
+    /// Calls by duration, bucket k counting those up to about 2^k µs (LATENCY HISTOGRAM,
+    /// INFO latencystats); 32 buckets, allocated once.
+    let histogram = UnsafeMutablePointer<Int>.allocate(capacity: 32)
+    /// `histogram`, or a discard area while latency-tracking is off.
+    var histogramSink: UnsafeMutablePointer<Int>
     var failedCalls = 0
     var rejectedCalls = 0
     /// Runs at once inside MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH, QUIT).
@@ -38,6 +45,16 @@ final class Command {
         self.subcommands = subcommands
         subcommandLookup = subcommands.isEmpty ? nil
             : NameLookup(subcommands.map { (Array($0.name.split(separator: "|").last!.utf8), $0) })
+        histogram.initialize(repeating: 0, count: 32)
+        histogramSink = histogram
+    }
+
+    /// Counts one call of `duration` µs in its histogram bucket: the smallest k with
+    /// duration <= 2^k (a shift and a count of leading zeros, no branch).
+    @inline(__always)
+    func recordLatency(_ duration: Int) {
+        let k = min(31, 64 - (max(duration, 1) &- 1).leadingZeroBitCount)
+        histogramSink[k] &+= 1
     }
 
     /// For commands whose declared keys include sources they only read (the STORE forms,
@@ -90,6 +107,11 @@ final class CommandTable {
             transactionCommands,
             pubsubCommands,
             replicaofCommands,
+            slowlogCommands,
+            latencyCommands,
+            monitorCommands,
+            commandKeysCommands,
+            clientReplyCommands,
             replicationCommands,
             authCommands,
             scriptingCommands,
@@ -217,7 +239,7 @@ final class CommandTable {
             return
         }
         // MULTI queueing and the subscribed-context rule, for the few clients they concern.
-        if (c.multiState != nil || c.subscriptions != nil) && !e.transactions.executingTransaction {
+        if (c.multiState != nil || c.subscriptions != nil || c.isMonitor) && !e.transactions.executingTransaction {
             if !e.admitCommand(cmd, args) { return }
         }
         c.lastCommand = cmd
@@ -228,13 +250,21 @@ final class CommandTable {
         e.propagationReplaced = false
         if e.snapshotJob != nil && cmd.flags.contains(.write) { e.preserveForSnapshot(cmd, args) }
         let opened = e.openPropagationUnit(cmd)   // false for a command EXEC runs
+        let start = e.clockMark
         cmd.handler!(e, args)
+        // One clock read per command: its end is the next one's start.
+        let end = monotonicMicroseconds()
+        let duration = end &- start
+        e.clockMark = end
+        cmd.microseconds &+= duration
+        cmd.recordLatency(duration)
         if e.dirty != dirtyBefore { e.commandChangedData(cmd, args) }
         if opened { e.closePropagationUnit() }
         if c.commandFailed {
             cmd.failedCalls += 1
             e.stats.failedCalls += 1
         }
+        if duration >= e.observeThreshold { e.commandObserved(cmd, args, client: c, duration: duration) }
     }
 }
 

@@ -44,6 +44,16 @@ public final class Engine: @unchecked Sendable {
     var out: UnsafeMutablePointer<ReplyStaging>
     /// Wall-clock milliseconds, read once per batch like Redis's cached mstime.
     var now: Int64 = 0
+    /// Monotonic microseconds at the end of the last command (or the start of the batch):
+    /// the next command's start, so timing a command costs one clock read.
+    var clockMark = 0
+    /// Commands that ran at least this long (µs) go through `commandObserved` (slow log,
+    /// latency monitor, MONITOR); Int.min while a monitor is attached.
+    var observeThreshold = Int.max
+    var slowlog = SlowLog()
+    var latency = LatencyMonitor()
+    /// Clients in MONITOR mode, fed every command they may see (Monitor.swift).
+    var monitors: [Client] = []
     var rng = SystemRandomNumberGenerator()
 
     let commands: CommandTable
@@ -117,6 +127,8 @@ public final class Engine: @unchecked Sendable {
             d.onExpired = { [unowned self] key, index in self.keyExpired(key, database: index) }
         }
         applyEvictionConfig()
+        refreshObserveThreshold()
+        applyLatencyTracking()
     }
 
     /// Maps redis.conf's loglevel onto swift-log's levels.
@@ -129,7 +141,7 @@ public final class Engine: @unchecked Sendable {
         while !shutdownRequested {
             checkTerminationSignal()
             let worked = runBatch()
-            let mono = monotonicMilliseconds()
+            let mono = Int64(clockMark / 1000)   // the last command's end: no clock read of its own
             if mono >= nextCron {
                 cron()
                 nextCron = mono + Int64(1000 / max(1, config.hz))
@@ -161,6 +173,7 @@ public final class Engine: @unchecked Sendable {
         now = wallClockMilliseconds()
         refreshAccessClock()
         if eviction.limit > 0 { refreshEvictionOverhead() }
+        clockMark = monotonicMicroseconds()
         var worked = false
         for r in channels.indices {
             if processRequests(reactor: r) { worked = true }
@@ -316,7 +329,7 @@ public final class Engine: @unchecked Sendable {
         resp3 = c.protocolVersion == 3
         db = databases[c.db]
         c.lastInteraction = now
-        commands.dispatch(self, c, args)
+        if c.replyMode == .on { commands.dispatch(self, c, args) } else { dispatchWithoutReply(c, args) }
         if !blocking.readyKeys.isEmpty { serveBlockedClients() }
         if pause.resumeDue { resumePausedClients() }
     }
@@ -377,6 +390,7 @@ public final class Engine: @unchecked Sendable {
         if c.blockState != nil { blockingClientClosed(c) }
         if c.pausedRequest != nil { pause.waiting.removeAll { $0 === c } }
         if c.subscriptions != nil { pubsubClientClosed(c) }
+        if c.isMonitor { monitorClosed(c) }
         if c.replicaLink != nil {
             replicationClientClosed(c)
         } else if replication.tracksClients {
@@ -410,11 +424,13 @@ public final class Engine: @unchecked Sendable {
     private func cron() {
         now = wallClockMilliseconds()
         refreshAccessClock()
+        clockMark = monotonicMicroseconds()
         clientPauseCron()
         updateFailoverStatus()
         // A replica waits for DELs; a paused server expires nothing.
         if activeExpireEnabled && replication.master == nil && pause.kind == .off { activeExpireCycle() }
         persistenceCron()
+        closeIdleClients()
         replicaCron()
         for d in databases {
             d.table.shrinkIfSparse()
@@ -431,6 +447,12 @@ public final class Engine: @unchecked Sendable {
     func activeExpireCycle() {
         let budget = 250_000 / max(1, config.hz)       // microseconds
         let start = monotonicMicroseconds()
+        // The latency monitor's "expire-cycle" event, as Redis records it.
+        defer {
+            if config.latencyMonitorThreshold > 0 {
+                latencySample("expire-cycle", milliseconds: (monotonicMicroseconds() - start) / 1000)
+            }
+        }
         for d in databases where d.table.volatileCount > 0 {
             var iterations = 0
             while d.table.volatileCount > 0 {

@@ -56,6 +56,13 @@ public final class ServerConfig: @unchecked Sendable {
     public var replTimeout = 60
     @exclusivity(unchecked) public var minReplicasToWrite = 0
     public var minReplicasMaxLag = 10
+    /// Observability (SlowLog.swift, LatencyMonitor.swift): microseconds (negative: off),
+    /// entries kept, milliseconds (0: off), per-command histograms and INFO's percentiles.
+    public var slowlogLogSlowerThan = 10000
+    public var slowlogMaxLen = 128
+    public var latencyMonitorThreshold = 0
+    public var latencyTracking = true
+    public var latencyTrackingInfoPercentiles: [Double] = [50, 99, 99.9]
     /// notify-keyspace-events as NotifyClass bits; 0 (the default) sends nothing.
     @exclusivity(unchecked) public var notifyKeyspaceEvents = 0
 
@@ -91,7 +98,8 @@ public final class ServerConfig: @unchecked Sendable {
             let text = String(cString: line!)
             let trimmed = text.trimmingWhitespace
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
-            guard let parts = splitInlineArguments(Array(trimmed.utf8).withUnsafeBufferPointer { $0 }) else {
+            // Split inside the closure: the buffer pointer is valid only there.
+            guard let parts = Array(trimmed.utf8).withUnsafeBufferPointer({ splitInlineArguments($0) }) else {
                 throw ConfigError(configErrorText(lineNumber, trimmed, "Unbalanced quotes in configuration line"))
             }
             let words = parts.map { String(decoding: $0, as: UTF8.self) }
@@ -328,6 +336,25 @@ struct ConfigParameter {
             return nil
         }),
         integer("repl-backlog-ttl", \.replBacklogTTL),
+        integer("slowlog-log-slower-than", min: -1, \.slowlogLogSlowerThan),
+        integer("slowlog-max-len", max: Int.max, \.slowlogMaxLen),
+        integer("latency-monitor-threshold", \.latencyMonitorThreshold),
+        boolean("latency-tracking", \.latencyTracking),
+        // Redis prints each with %f and trims the zeros ("50 99 99.9").
+        ConfigParameter(name: "latency-tracking-info-percentiles", alias: nil, mutable: true, get: { c in
+            c.latencyTrackingInfoPercentiles.map { formatPercentile($0) }.joined(separator: " ")
+        }, set: { c, args in
+            let words = args.flatMap { $0.split(separator: " ").map(String.init) }
+            var values: [Double] = []
+            for w in words {
+                guard let v = Double(w), v >= 0, v <= 100 else {
+                    return "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                }
+                values.append(v)
+            }
+            c.latencyTrackingInfoPercentiles = values
+            return nil
+        }),
         integer("repl-ping-replica-period", alias: "repl-ping-slave-period", min: 1, max: Int(Int32.max), \.replPingReplicaPeriod),
         integer("repl-timeout", min: 1, max: Int(Int32.max), \.replTimeout),
         integer("min-replicas-to-write", alias: "min-slaves-to-write", max: Int(Int32.max), \.minReplicasToWrite),

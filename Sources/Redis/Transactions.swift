@@ -297,6 +297,11 @@ extension Engine {
     /// The order of the checks is processCommand's in Redis 7.0.
     func admitCommand(_ cmd: Command, _ args: Arguments) -> Bool {
         let c = client!
+        // A monitor is a replica to Redis: it may not touch the keyspace.
+        if c.isMonitor && (cmd.flags.contains(.readonly) || cmd.pausedByWrites) {
+            rejectCommand(cmd, Array("ERR Replica can't interact with the keyspace".utf8), isExec: cmd.isExec)
+            return false
+        }
         let inMulti = c.multiState?.active ?? false
         if inMulti && cmd.flags.contains(.noMulti) {
             rejectCommand(cmd, Array("ERR Command not allowed inside a transaction".utf8))

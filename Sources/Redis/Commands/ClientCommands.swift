@@ -85,6 +85,7 @@ extension Engine {
         var f = ""
         if replication.master?.client === c { f += "M" }
         if isReplica(c) { f += "S" }
+        if c.isMonitor { f += "O" }
         if c.subscriptions != nil { f += "P" }
         if let m = c.multiState, m.active { f += "x" }
         if c.blockState != nil || c.pausedRequest != nil { f += "b" }   // paused: Redis blocks it too

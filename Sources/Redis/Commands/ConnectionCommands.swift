@@ -102,6 +102,8 @@ extension Engine {
         }
         discardTransaction(c)
         if c.subscriptions != nil { leavePubSub(c) }
+        if c.isMonitor { monitorClosed(c) }
+        c.replyMode = .on
         c.db = 0
         db = databases[0]
         c.protocolVersion = 2

@@ -7,6 +7,10 @@ extension Engine {
     static let defaultSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu",
                                   "modules", "errorstats", "cluster", "keyspace"]
 
+    /// Every section, in the order redis-server 7.0 prints them.
+    static let sectionOrder = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
+                               "commandstats", "errorstats", "latencystats", "cluster", "keyspace"]
+
     func info(_ a: Arguments) {
         var wanted: [String] = []
         if a.count == 1 {
@@ -15,7 +19,7 @@ extension Engine {
             for i in 1..<a.count {
                 switch a[i].string.lowercased() {
                 case "default": wanted += Engine.defaultSections
-                case "all", "everything": wanted += Engine.defaultSections + ["commandstats"]
+                case "all", "everything": wanted += Engine.defaultSections + ["commandstats", "latencystats"]
                 case let s: wanted.append(s)
                 }
             }
@@ -23,7 +27,7 @@ extension Engine {
         var text = ""
         var seen = Set<String>()
         // Sections come out in Redis's order, whatever order they were asked in.
-        for name in Engine.defaultSections + ["commandstats"] where wanted.contains(name) && !seen.contains(name) {
+        for name in Engine.sectionOrder where wanted.contains(name) && !seen.contains(name) {
             seen.insert(name)
             if !text.isEmpty { text += "\r\n" }
             text += infoSection(name)
@@ -200,7 +204,20 @@ extension Engine {
             var all: [Command] = []
             for c in commands.all { all.append(c); all += c.subcommands }
             for c in all where c.calls > 0 || c.rejectedCalls > 0 || c.failedCalls > 0 {
-                lines.append("cmdstat_\(c.name):calls=\(c.calls),usec=0,usec_per_call=0.00,rejected_calls=\(c.rejectedCalls),failed_calls=\(c.failedCalls)")
+                let perCall = c.calls == 0 ? 0 : Double(c.microseconds) / Double(c.calls)
+                lines.append("cmdstat_\(c.name):calls=\(c.calls),usec=\(c.microseconds),usec_per_call=\(String(format2: perCall)),rejected_calls=\(c.rejectedCalls),failed_calls=\(c.failedCalls)")
+            }
+        case "latencystats":
+            lines.append("# Latencystats")
+            if config.latencyTracking {
+                var all: [Command] = []
+                for c in commands.all { all.append(c); all += c.subcommands }
+                for c in all where c.histogramTotal > 0 {
+                    let parts = config.latencyTrackingInfoPercentiles.map {
+                        "p\(formatPercentile($0))=\(formatFixed(c.latencyAtPercentile($0), "%.3f"))"
+                    }
+                    lines.append("latency_percentiles_usec_\(c.name):" + parts.joined(separator: ","))
+                }
             }
         default:
             break
@@ -265,7 +282,7 @@ extension String {
     init(format6 v: Double) { self = formatFixed(v, "%.6f") }
 }
 
-private func formatFixed(_ v: Double, _ format: String) -> String {
+func formatFixed(_ v: Double, _ format: String) -> String {
     var buf = [CChar](repeating: 0, count: 64)
     _ = withVaList([v]) { vsnprintf(&buf, 64, format, $0) }
     return String(cString: buf)

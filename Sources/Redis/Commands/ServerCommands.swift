@@ -35,14 +35,21 @@ let serverCommands: [(String, CommandHandler)] = [
     ("config|set", { $0.configSet($1) }),
     ("config|resetstat", { e, _ in
         e.stats = ServerStats()
-        for c in e.commands.all { c.calls = 0; c.failedCalls = 0; c.rejectedCalls = 0 }
+        for c in e.commands.all {
+            for s in [c] + c.subcommands {
+                s.calls = 0; s.failedCalls = 0; s.rejectedCalls = 0; s.microseconds = 0
+                s.histogram.update(repeating: 0, count: 32)
+            }
+        }
         e.replyOK()
     }),
+    ("config|rewrite", { e, _ in e.configRewrite() }),
     ("config|help", { e, _ in
         e.replyHelp("CONFIG", [
             "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
             "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
             "RESETSTAT", "    Reset statistics reported by the INFO command.",
+            "REWRITE", "    Rewrite the configuration file.",
         ])
     }),
     ("command", { e, a in
@@ -241,6 +248,8 @@ extension Engine {
             }
         }
         applyLogLevel()
+        refreshObserveThreshold()
+        applyLatencyTracking()
         applyEvictionConfig()
         // A lower maxmemory evicts at once, as Redis's updateMaxmemory does.
         if eviction.limit > 0 && changes.contains(where: { $0.p.name == "maxmemory" }) {
