@@ -212,6 +212,11 @@ final class CommandTable {
             e.rejectCommand(cmd, noAuthError, isExec: cmd.isExec)
             return
         }
+        // maxmemory: evict, or refuse what could grow memory (before MISCONF, as in Redis;
+        // not for the commands of a transaction or script, which the check before them
+        // covered). The one branch a server without a limit pays.
+        if e.eviction.limit > 0 && !e.transactions.executingTransaction && !e.scriptRunning
+            && !e.admitUnderMaxmemory(cmd) { return }
         if !e.persistence.lastBackgroundSaveOK && e.deniedBySaveError(cmd) {
             e.rejectCommand(cmd, misconfError)   // inside MULTI this also dooms the EXEC
             return

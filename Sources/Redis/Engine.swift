@@ -84,6 +84,9 @@ public final class Engine: @unchecked Sendable {
     @exclusivity(unchecked) var transactions = TransactionState()
     /// Clients blocked on keys (Blocking.swift).
     @exclusivity(unchecked) var blocking = BlockingState()
+    /// maxmemory, the eviction pool and its stats (Eviction.swift). Read on every key
+    /// lookup and command: no dynamic exclusivity check (engine thread only).
+    @exclusivity(unchecked) var eviction = EvictionState()
     /// Channels and patterns (PubSub.swift).
     @exclusivity(unchecked) var pubsub = PubSubState()
     /// Clients whose requests were held while their output was congested and that still
@@ -123,6 +126,7 @@ public final class Engine: @unchecked Sendable {
         for d in databases {
             d.onExpired = { [unowned self] key, index in self.keyExpired(key, database: index) }
         }
+        applyEvictionConfig()
         refreshObserveThreshold()
         applyLatencyTracking()
     }
@@ -167,6 +171,8 @@ public final class Engine: @unchecked Sendable {
     /// the package so the keyspace microbenchmark can drive the engine without reactors.
     package func runBatch() -> Bool {
         now = wallClockMilliseconds()
+        refreshAccessClock()
+        if eviction.limit > 0 { refreshEvictionOverhead() }
         clockMark = monotonicMicroseconds()
         var worked = false
         for r in channels.indices {
@@ -417,6 +423,7 @@ public final class Engine: @unchecked Sendable {
     /// and the instantaneous-ops samples.
     private func cron() {
         now = wallClockMilliseconds()
+        refreshAccessClock()
         clockMark = monotonicMicroseconds()
         clientPauseCron()
         updateFailoverStatus()
@@ -431,6 +438,7 @@ public final class Engine: @unchecked Sendable {
         }
         stats.sampleOps(now: monotonicMilliseconds())
         replicationCron()
+        continueEvictions()
     }
 
     /// Samples keys with a TTL in each database and deletes the expired ones, repeating

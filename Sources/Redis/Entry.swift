@@ -32,10 +32,13 @@ public enum StringEncoding: UInt8 {
 ///     8  low 32 bits of the key hash  (4)
 ///     12 key length                   (4)
 ///     16 value length                 (4)
-///     20 type, encoding, flags, pad   (4)
+///     20 type (3 bits), encoding (2), flags (2)       (1)
+///     21 access clock: LRU seconds or LFU minutes+counter (3)
 ///     24 [expire-at ms (8), index in the volatile list (4), pad (4)]  only with an expiry
 ///     .. key bytes, then value bytes (a string's bytes, an Int64, or an object reference)
 ///
+/// The access clock is Redis's 24-bit `lru` field (see Eviction.swift); packing type,
+/// encoding and flags into one byte, as Redis's robj does, leaves the header at 24 bytes.
 /// Keys without expiry pay nothing for it. Entries never move except through
 /// `KeyTable.resize(entry:)`, which updates the bucket link and volatile list.
 @usableFromInline
@@ -61,20 +64,34 @@ struct Entry {
         get { Int(p.load(fromByteOffset: 16, as: UInt32.self)) }
         nonmutating set { p.storeBytes(of: UInt32(newValue), toByteOffset: 16, as: UInt32.self) }
     }
-    @inline(__always) var type: ValueType { ValueType(rawValue: p.load(fromByteOffset: 20, as: UInt8.self))! }
+    /// Byte 20: type in bits 0-2, string encoding in bits 3-4, flags in bits 5-6.
+    @inline(__always) private var packed: UInt8 {
+        get { p.load(fromByteOffset: 20, as: UInt8.self) }
+        nonmutating set { p.storeBytes(of: newValue, toByteOffset: 20, as: UInt8.self) }
+    }
+    @inline(__always) var type: ValueType { ValueType(rawValue: packed & 7)! }
     @inline(__always) var encodingByte: UInt8 {
-        get { p.load(fromByteOffset: 21, as: UInt8.self) }
-        nonmutating set { p.storeBytes(of: newValue, toByteOffset: 21, as: UInt8.self) }
+        get { (packed >> 3) & 3 }
+        nonmutating set { packed = (packed & ~0x18) | ((newValue & 3) << 3) }
     }
     @inline(__always) var stringEncoding: StringEncoding {
         get { StringEncoding(rawValue: encodingByte)! }
         nonmutating set { encodingByte = newValue.rawValue }
     }
     @inline(__always) var flags: UInt8 {
-        get { p.load(fromByteOffset: 22, as: UInt8.self) }
-        nonmutating set { p.storeBytes(of: newValue, toByteOffset: 22, as: UInt8.self) }
+        get { (packed >> 5) & 3 }
+        nonmutating set { packed = (packed & ~0x60) | ((newValue & 3) << 5) }
     }
-    @inline(__always) var isVolatile: Bool { flags & Entry.volatileFlag != 0 }
+    /// Redis's 24-bit `lru` field: the LRU clock (seconds) of the last access, or under an
+    /// LFU policy the minutes of the last decrement (high 16 bits) and the log counter.
+    @inline(__always) var accessClock: UInt32 {
+        get { p.load(fromByteOffset: 20, as: UInt32.self) >> 8 }
+        nonmutating set {
+            let low = UInt32(p.load(fromByteOffset: 20, as: UInt8.self))
+            p.storeBytes(of: low | (newValue << 8), toByteOffset: 20, as: UInt32.self)
+        }
+    }
+    @inline(__always) var isVolatile: Bool { packed & (Entry.volatileFlag << 5) != 0 }
     @inline(__always) var expireAt: Int64 {
         get { p.load(fromByteOffset: 24, as: Int64.self) }
         nonmutating set { p.storeBytes(of: newValue, toByteOffset: 24, as: Int64.self) }
@@ -120,10 +137,8 @@ struct Entry {
         p.storeBytes(of: UInt32(truncatingIfNeeded: hash), toByteOffset: 8, as: UInt32.self)
         p.storeBytes(of: UInt32(key.count), toByteOffset: 12, as: UInt32.self)
         p.storeBytes(of: UInt32(valueLength), toByteOffset: 16, as: UInt32.self)
-        p.storeBytes(of: type.rawValue, toByteOffset: 20, as: UInt8.self)
-        p.storeBytes(of: encoding, toByteOffset: 21, as: UInt8.self)
-        p.storeBytes(of: volatile ? Entry.volatileFlag : 0, toByteOffset: 22, as: UInt8.self)
-        p.storeBytes(of: 0 as UInt8, toByteOffset: 23, as: UInt8.self)
+        let packed = UInt32(type.rawValue) | UInt32(encoding & 3) << 3 | (volatile ? UInt32(Entry.volatileFlag) << 5 : 0)
+        p.storeBytes(of: packed | newEntryAccessClock << 8, toByteOffset: 20, as: UInt32.self)
         if key.count > 0 { memcpy(p + e.keyOffset, key.baseAddress!, key.count) }
         return e
     }

@@ -6,9 +6,25 @@ extension Engine {
     @inline(__always)
     func hashKey(_ key: UnsafeRawBufferPointer) -> UInt64 { hasher.hash(key) }
 
-    /// A live key for reading; counts keyspace_hits / keyspace_misses.
+    /// A live key for reading; counts keyspace_hits / keyspace_misses and records the
+    /// access for eviction (LRU clock or LFU counter).
     @inline(__always)
     func lookupRead(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Entry? {
+        if let link = currentDatabase({ $0.lookup(key, hash: hash, now: now) }) {
+            stats.keyspaceHits += 1
+            let e = Entry(link.pointee!)
+            touchAccess(e)
+            return e
+        }
+        stats.keyspaceMisses += 1
+        if config.notifyKeyspaceEvents & NotifyClass.keyMiss != 0 { keyMissed(key) }
+        return nil
+    }
+
+    /// `lookupRead` without recording the access (Redis's LOOKUP_NOTOUCH: EXISTS, TYPE, the
+    /// TTL family, OBJECT, SCAN's TYPE filter), so they leave idle times alone.
+    @inline(__always)
+    func lookupReadNoTouch(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Entry? {
         if let link = currentDatabase({ $0.lookup(key, hash: hash, now: now) }) {
             stats.keyspaceHits += 1
             return Entry(link.pointee!)
@@ -18,10 +34,12 @@ extension Engine {
         return nil
     }
 
-    /// The link to a live key, for changing it.
+    /// The link to a live key, for changing it; records the access as `lookupRead` does.
     @inline(__always)
     func lookupWrite(_ key: UnsafeRawBufferPointer, hash: UInt64) -> KeyTable.Link? {
-        currentDatabase { $0.lookup(key, hash: hash, now: now) }
+        let link = currentDatabase { $0.lookup(key, hash: hash, now: now) }
+        if let link { touchAccess(Entry(link.pointee!)) }
+        return link
     }
 
     /// Runs `body` on the running command's database without taking a reference to it:

@@ -112,6 +112,9 @@ final class KeyTable {
         let old = Entry(link.pointee!)
         if snapshot != nil { preserveForSnapshot(old) }
         markSnapshotted(new)
+        // The key's access history carries over (Redis keeps the LFU counter on overwrite;
+        // the LRU clock was just set by the lookup that found the old value).
+        new.accessClock = old.accessClock
         new.next = old.next
         link.pointee = new.p
         if old.isVolatile { removeVolatile(old) }

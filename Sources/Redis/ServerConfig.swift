@@ -41,7 +41,13 @@ public final class ServerConfig: @unchecked Sendable {
     public var masterauth = ""
     public var masteruser = ""
     @exclusivity(unchecked) public var maxmemory = 0
-    public var maxmemoryPolicy = "noeviction"
+    var evictionPolicy = EvictionPolicy.noeviction
+    public var maxmemoryPolicy: String { evictionPolicy.name }
+    public var maxmemorySamples = 5
+    public var maxmemoryEvictionTenacity = 10
+    public var lfuLogFactor = 10
+    public var lfuDecayTime = 1
+    public var replicaIgnoreMaxmemory = true
     /// Replication, master side: backlog size and how long it outlives the last replica,
     /// the PING period, when a silent replica is dropped, and min-replicas for writes.
     public var replBacklogSize = 1024 * 1024
@@ -300,8 +306,27 @@ struct ConfigParameter {
         }),
         string("masterauth", \.masterauth),
         string("masteruser", \.masteruser),
-        integer("maxmemory", memory: true, \.maxmemory),
-        string("maxmemory-policy", \.maxmemoryPolicy),
+        // Eviction (Eviction.swift); the engine mirrors these after CONFIG SET.
+        ConfigParameter(name: "maxmemory", alias: nil, mutable: true, get: { String($0.maxmemory) }, set: { c, args in
+            guard args.count == 1 else { return "wrong number of arguments" }
+            guard let v = parseMemtoull(args[0]) else { return "argument must be a memory value" }
+            c.maxmemory = Int(truncatingIfNeeded: v)
+            return nil
+        }),
+        ConfigParameter(name: "maxmemory-policy", alias: nil, mutable: true, get: { $0.evictionPolicy.name }, set: { c, args in
+            guard args.count == 1 else { return "wrong number of arguments" }
+            guard let p = EvictionPolicy.named(args[0]) else {
+                return "argument(s) must be one of the following: "
+                    + EvictionPolicy.allCases.map(\.name).joined(separator: ", ")
+            }
+            c.evictionPolicy = p
+            return nil
+        }),
+        integer("maxmemory-samples", min: 1, max: Int(Int32.max), \.maxmemorySamples),
+        integer("maxmemory-eviction-tenacity", max: 100, \.maxmemoryEvictionTenacity),
+        integer("lfu-log-factor", max: Int(Int32.max), \.lfuLogFactor),
+        integer("lfu-decay-time", max: Int(Int32.max), \.lfuDecayTime),
+        boolean("replica-ignore-maxmemory", alias: "slave-ignore-maxmemory", \.replicaIgnoreMaxmemory),
         // Redis raises a smaller backlog to its 16 KB minimum when it applies the setting.
         ConfigParameter(name: "repl-backlog-size", alias: nil, mutable: true, get: { String($0.replBacklogSize) }, set: { c, args in
             guard args.count == 1 else { return "wrong number of arguments" }

@@ -59,7 +59,8 @@ private func flagNames(inInfo info: StaticString) -> [String] {
         #expect(text(client.docs).contains("$11\r\nsubcommands\r\n*24\r\n$14\r\nclient|getname\r\n"))
 
         let object = try #require(spec("object"))
-        #expect(object.subcommands.map(\.name) == ["object|encoding", "object|help"])
+        #expect(object.subcommands.map(\.name) == ["object|encoding", "object|freq", "object|help", "object|idletime",
+                                                   "object|refcount"])
         #expect(spec("get")?.subcommands.isEmpty == true)
     }
 

@@ -79,8 +79,8 @@ extension Engine {
 
     /// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]. A relative TTL is
     /// propagated as an absolute one with ABSTTL, and a key restored already expired as the
-    /// DEL of the key it replaced, as Redis does. IDLETIME and FREQ are checked, not kept
-    /// (this server has no eviction clock).
+    /// DEL of the key it replaced, as Redis does. IDLETIME (LRU policies) or FREQ (LFU
+    /// policies) sets the restored key's access clock.
     func restore(_ a: Arguments) {
         var replace = false, absTTL = false
         var idle = -1, freq = -1
@@ -147,6 +147,9 @@ extension Engine {
             s.withUnsafeBytes { storeString(key, hash: hash, value: $0, at: nil, expireAt: nil) }
         } else if let (type, obj) = object {
             storeObject(key, hash: hash, type: type, obj, at: nil)
+        }
+        if idle >= 0 || freq >= 0, let link = db.table.find(key, hash: hash) {
+            setAccessClock(Entry(link.pointee!), idleSeconds: idle, frequency: freq)
         }
         if ttl != 0, let link = db.table.find(key, hash: hash) {
             _ = setExpiry(at: link, Int64(ttl))

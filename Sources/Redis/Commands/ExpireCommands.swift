@@ -90,7 +90,7 @@ extension Engine {
 
     /// TTL / PTTL / EXPIRETIME / PEXPIRETIME: -2 for a missing key, -1 without expiry.
     func ttl(_ a: Arguments, milliseconds: Bool, absolute: Bool) {
-        guard let e = lookupRead(a[1], hash: hashKey(a[1])) else {
+        guard let e = lookupReadNoTouch(a[1], hash: hashKey(a[1])) else {
             replyInteger(-2)
             return
         }

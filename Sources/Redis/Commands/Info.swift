@@ -111,6 +111,7 @@ extension Engine {
             add("maxmemory_human", humanBytes(config.maxmemory))
             add("maxmemory_policy", config.maxmemoryPolicy)
             add("mem_fragmentation_ratio", String(format2: Double(rss) / Double(max(1, used))))
+            add("mem_not_counted_for_evict", memoryNotCountedForEviction())
             add("mem_clients_normal", clientMemory())
             add("mem_allocator", "libc")
         case "persistence":
@@ -153,7 +154,11 @@ extension Engine {
             add("sync_partial_err", replication.syncPartialErr)
             add("expired_keys", stats.expiredKeys)
             add("expired_time_cap_reached_count", stats.expireCycleTimeouts)
-            add("evicted_keys", 0)
+            add("evicted_keys", eviction.evictedKeys)
+            add("evicted_clients", 0)
+            let exceeding = eviction.exceededSince == 0 ? 0 : monotonicMicroseconds() - eviction.exceededSince
+            add("total_eviction_exceeded_time", (eviction.totalExceededMicros + exceeding) / 1000)
+            add("current_eviction_exceeded_time", exceeding / 1000)
             add("keyspace_hits", stats.keyspaceHits)
             add("keyspace_misses", stats.keyspaceMisses)
             add("pubsub_channels", pubsub.channels.count)

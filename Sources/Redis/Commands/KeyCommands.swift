@@ -3,8 +3,8 @@ import Glibc
 let keyCommands: [(String, CommandHandler)] = [
     ("del", { $0.del($1) }),
     ("unlink", { $0.del($1) }),   // no lazy free thread: freeing an entry is cheap enough inline
-    ("exists", { $0.countExisting($1) }),
-    ("touch", { $0.countExisting($1) }),
+    ("exists", { $0.countExisting($1, touch: false) }),
+    ("touch", { $0.countExisting($1, touch: true) }),
     ("type", { $0.type($1) }),
     ("keys", { $0.keys($1) }),
     ("scan", { $0.scan($1) }),
@@ -14,6 +14,9 @@ let keyCommands: [(String, CommandHandler)] = [
     ("copy", { $0.copy($1) }),
     ("move", { $0.move($1) }),
     ("object|encoding", { $0.objectEncoding($1) }),
+    ("object|idletime", { $0.objectIdletime($1) }),
+    ("object|freq", { $0.objectFreq($1) }),
+    ("object|refcount", { $0.objectRefcount($1) }),
     ("object|help", { e, _ in
         e.replyHelp("OBJECT", [
             "ENCODING <key>",
@@ -78,14 +81,18 @@ extension Entry {
 
 extension Engine {
     /// EXISTS and TOUCH: how many of the keys exist, a repeated key counting each time.
-    func countExisting(_ a: Arguments) {
+    /// Only TOUCH records the access (EXISTS is a LOOKUP_NOTOUCH lookup in Redis).
+    func countExisting(_ a: Arguments, touch: Bool) {
         var n = 0
-        for i in 1..<a.count where lookupRead(a[i], hash: hashKey(a[i])) != nil { n += 1 }
+        for i in 1..<a.count {
+            let found = touch ? lookupRead(a[i], hash: hashKey(a[i])) : lookupReadNoTouch(a[i], hash: hashKey(a[i]))
+            if found != nil { n += 1 }
+        }
         replyInteger(n)
     }
 
     func type(_ a: Arguments) {
-        guard let e = lookupRead(a[1], hash: hashKey(a[1])) else {
+        guard let e = lookupReadNoTouch(a[1], hash: hashKey(a[1])) else {
             replyRaw("+none\r\n")
             return
         }

@@ -250,6 +250,16 @@ extension Engine {
         applyLogLevel()
         refreshObserveThreshold()
         applyLatencyTracking()
+        applyEvictionConfig()
+        // A lower maxmemory evicts at once, as Redis's updateMaxmemory does.
+        if eviction.limit > 0 && changes.contains(where: { $0.p.name == "maxmemory" }) {
+            let used = memoryCountedForEviction()
+            if used > eviction.limit {
+                logger.warning("WARNING: the new maxmemory value set via CONFIG SET (\(eviction.limit)) is smaller than the current memory usage (\(used)). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.")
+            }
+            refreshEvictionOverhead(force: true)
+            performEvictions()
+        }
         replyOK()
     }
 }

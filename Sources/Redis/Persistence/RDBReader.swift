@@ -10,6 +10,10 @@ struct RDBReader {
         var key: [UInt8]
         var value: RDBValue
         var expireAt: Int64?
+        /// RDB_OPCODE_IDLE (seconds) / RDB_OPCODE_FREQ, written by a Redis whose policy is
+        /// LRU / LFU; -1 when absent.
+        var idleSeconds = -1
+        var frequency = -1
     }
 
     private let data: [UInt8]
@@ -51,6 +55,7 @@ struct RDBReader {
         pos = 9
         var db = 0
         var expireAt: Int64?
+        var idleSeconds = -1, frequency = -1
         while true {
             let type = try byte()
             switch type {
@@ -61,10 +66,10 @@ struct RDBReader {
                 expireAt = Int64(bitPattern: try littleEndian64())
                 continue
             case RDBOpcode.freq:
-                _ = try byte()
+                frequency = Int(try byte())
                 continue
             case RDBOpcode.idle:
-                _ = try length()
+                idleSeconds = try length()
                 continue
             case RDBOpcode.eof:
                 try finish(verifyChecksum: verifyChecksum)
@@ -97,8 +102,11 @@ struct RDBReader {
             }
             let key = try string()
             let value = try self.value(type: type)
-            try body(Record(db: db, key: key, value: value, expireAt: expireAt))
+            try body(Record(db: db, key: key, value: value, expireAt: expireAt, idleSeconds: idleSeconds,
+                            frequency: frequency))
             expireAt = nil
+            idleSeconds = -1
+            frequency = -1
         }
     }
 

@@ -10,6 +10,11 @@ struct RDBWriter {
     let compression: Bool
     private var compressor = LZFCompressor()
     private var scratch: [UInt8] = []
+    /// Under an LRU or LFU policy, snapshots carry each key's idle time or LFU counter
+    /// (RDB_OPCODE_IDLE / FREQ), as Redis's rdbSaveKeyValuePair does; nil otherwise.
+    var accessClocks: RDBAccessClocks?
+    /// The access clock of the key `keyValue` is writing, for `keyHeader`.
+    var pendingAccessClock: UInt32?
 
     init(compression: Bool = true, capacity: Int = 4096) {
         self.compression = compression
@@ -159,6 +164,16 @@ struct RDBWriter {
         if let expireAt {
             bytes.append(RDBOpcode.expireTimeMs)
             littleEndian64(UInt64(bitPattern: expireAt))
+        }
+        if let clocks = accessClocks, let clock = pendingAccessClock {
+            if clocks.lfu {
+                bytes.append(RDBOpcode.freq)
+                bytes.append(UInt8(clocks.decayedCounter(clock)))
+            } else {
+                bytes.append(RDBOpcode.idle)
+                length(clocks.idleSeconds(clock))
+            }
+            pendingAccessClock = nil
         }
         bytes.append(type)
         string(key)

@@ -84,6 +84,7 @@ extension Engine {
         var w = RDBWriter(compression: config.rdbcompression, capacity: 4096 + databases.reduce(0) { $0 + $1.table.entryBytes })
         w.snapshotHeader(usedMemory: usedMemory(), now: now, replication: replication)
         w.functionLibraries(functionLibraries.map { $0.code })
+        w.accessClocks = rdbAccessClocks()
         for d in databases where d.table.count > 0 {
             w.selectDB(d.index, keys: d.table.count, expires: d.table.volatileCount)
             d.table.forEach { w.keyValue($0) }
@@ -114,7 +115,17 @@ extension Engine {
         var reader = RDBReader(bytes)
         var loaded = 0, expired = 0
         try reader.read(verifyChecksum: config.rdbchecksum) { r in
-            if try store(r.value, key: r.key, expireAt: r.expireAt, database: r.db) { loaded += 1 } else { expired += 1 }
+            if try store(r.value, key: r.key, expireAt: r.expireAt, database: r.db) {
+                loaded += 1
+                // The saved idle time or LFU counter, as Redis's rdbLoad applies it.
+                if r.idleSeconds >= 0 || r.frequency >= 0,
+                   let link = r.key.withUnsafeBytes({ databases[r.db].table.find($0, hash: hashKey($0)) }) {
+                    setAccessClock(Entry(link.pointee!), idleSeconds: r.idleSeconds, frequency: r.frequency,
+                                   time: savedNow)
+                }
+            } else {
+                expired += 1
+            }
         }
         if let failure = replaceFunctionLibraries(reader.functionCodes) {
             throw RDBError("Failed loading library: " + failure)

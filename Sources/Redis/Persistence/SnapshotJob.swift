@@ -166,6 +166,7 @@ extension RDBWriter {
     /// One key and its value as stored in `e`, with its expiry.
     mutating func keyValue(_ e: Entry) {
         let expireAt: Int64? = e.isVolatile ? e.expireAt : nil
+        if accessClocks != nil { pendingAccessClock = e.accessClock }
         if e.type == .string {
             e.stringBytes { stringEntry(key: e.key, value: $0, expireAt: expireAt) }
         } else {
@@ -205,6 +206,7 @@ extension Engine {
                           capacity: capacity ?? 4096 + databases.reduce(0) { $0 + $1.table.entryBytes })
         w.snapshotHeader(usedMemory: usedMemory(), now: now, replication: aux)
         w.functionLibraries(functionLibraries.map { $0.code })
+        w.accessClocks = rdbAccessClocks()
         let job = SnapshotJob(writer: w, checksum: config.rdbchecksum, startedAt: wallClockMilliseconds(),
                               dirtyAtStart: dirty, replicationID: replication.replid,
                               replicationOffset: replication.masterReplOffset)

@@ -26,6 +26,8 @@ final class ScriptingState {
     var readOnly = false
     /// A write command ran: later writes cannot be refused on server state.
     var wrote = false
+    /// The script declared allow-oom: its calls ignore maxmemory (Eviction.swift).
+    var allowOOM = false
     /// redis.set_repl: whether the script's writes reach replicas.
     var replicate = true
     /// The SHA (EVAL) or function name of the run, for error messages.

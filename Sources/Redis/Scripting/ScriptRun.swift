@@ -51,6 +51,7 @@ extension Engine {
         s.resp = 2
         s.readOnly = readOnlyCommand || (!flags.contains(.evalCompat) && flags.contains(.noWrites))
         s.wrote = false
+        s.allowOOM = flags.contains(.allowOOM)
         s.replicate = true
         s.runName = name
         s.caller.db = client.db
@@ -386,6 +387,9 @@ extension Engine {
             if config.minReplicasToWrite > 0 && !hasEnoughGoodReplicas {
                 return Array("-NOREPLICAS Not enough good replicas to write.".utf8)
             }
+        }
+        if scriptCallOutOfMemory(cmd, wrote: s.wrote, allowOOM: s.allowOOM) {
+            return [UInt8(ascii: "-")] + oomError
         }
         if isWrite { s.wrote = true }
         return nil
