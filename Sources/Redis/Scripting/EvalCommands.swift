@@ -185,75 +185,8 @@ extension Engine {
     func replyError(_ e: ShebangError) { replyError(e.message) }
 }
 
-/// Redis's sdssplitargs: words separated by spaces, with "double quotes" (escapes \n \r
-/// \t \b \a \\ \" and \xHH) and 'single quotes' (\'); nil for unbalanced quotes or a
-/// closing quote not followed by a space. Used for shebang lines.
+/// A shebang line's words, split as Redis splits them (sdssplitargs, the inline-command
+/// splitter); nil for unbalanced quotes.
 func splitShebangArgs(_ line: ArraySlice<UInt8>) -> [[UInt8]]? {
-    let p = Array(line)
-    var i = 0
-    var out: [[UInt8]] = []
-    func isSpace(_ c: UInt8) -> Bool { c == 32 || c == 10 || c == 13 || c == 9 || c == 11 || c == 12 }
-    func hex(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 48...57: return c - 48
-        case 97...102: return c - 87
-        case 65...70: return c - 55
-        default: return nil
-        }
-    }
-    while true {
-        while i < p.count && isSpace(p[i]) { i += 1 }
-        if i >= p.count { return out }
-        var current: [UInt8] = []
-        var inDouble = false, inSingle = false
-        while true {
-            if inDouble {
-                guard i < p.count else { return nil }
-                if p[i] == UInt8(ascii: "\\") && i + 3 < p.count && p[i + 1] == UInt8(ascii: "x"),
-                   let h = hex(p[i + 2]), let l = hex(p[i + 3]) {
-                    current.append(h << 4 | l)
-                    i += 3
-                } else if p[i] == UInt8(ascii: "\\") && i + 1 < p.count {
-                    i += 1
-                    switch p[i] {
-                    case UInt8(ascii: "n"): current.append(10)
-                    case UInt8(ascii: "r"): current.append(13)
-                    case UInt8(ascii: "t"): current.append(9)
-                    case UInt8(ascii: "b"): current.append(8)
-                    case UInt8(ascii: "a"): current.append(7)
-                    default: current.append(p[i])
-                    }
-                } else if p[i] == UInt8(ascii: "\"") {
-                    if i + 1 < p.count && !isSpace(p[i + 1]) { return nil }
-                    i += 1
-                    break
-                } else {
-                    current.append(p[i])
-                }
-            } else if inSingle {
-                guard i < p.count else { return nil }
-                if p[i] == UInt8(ascii: "\\") && i + 1 < p.count && p[i + 1] == UInt8(ascii: "'") {
-                    i += 1
-                    current.append(UInt8(ascii: "'"))
-                } else if p[i] == UInt8(ascii: "'") {
-                    if i + 1 < p.count && !isSpace(p[i + 1]) { return nil }
-                    i += 1
-                    break
-                } else {
-                    current.append(p[i])
-                }
-            } else {
-                if i >= p.count || isSpace(p[i]) { break }
-                if p[i] == UInt8(ascii: "\"") {
-                    inDouble = true
-                } else if p[i] == UInt8(ascii: "'") {
-                    inSingle = true
-                } else {
-                    current.append(p[i])
-                }
-            }
-            i += 1
-        }
-        out.append(current)
-    }
+    line.withUnsafeBufferPointer { splitInlineArguments($0) }
 }
