@@ -102,6 +102,8 @@ public final class Engine: @unchecked Sendable {
     var scripting: ScriptingState?
     /// Per reactor: the last value stored in its channel's `engineWantsReplySpace`.
     private lazy var replySpaceAnnounced = [Bool](repeating: false, count: channels.count)
+    /// `clockMark` when replies were last moved to a reply ring in the middle of a batch.
+    private var repliesFlushedAt = 0
 
     public init(channels: [ReactorChannel], doorbell: Doorbell, settings: ReactorSettings, config: ServerConfig,
                 logger: Logger) {
@@ -224,6 +226,7 @@ public final class Engine: @unchecked Sendable {
         out = st
         let congested = channels[r].outputCongested
         if !outputHeldClients.isEmpty { resumeOutputHeld(reactor: r) }
+        repliesFlushedAt = clockMark
         do {
             while let (kind, payload) = ring.peek() {
                 took = true
@@ -287,6 +290,13 @@ public final class Engine: @unchecked Sendable {
                     break
                 }
                 if st.pointee.pendingBytes >= ReplyStaging.backPressureBytes { break }
+                // A long batch (slow commands, deep pipelines) hands its replies over as it
+                // goes, so the reactor sends them and the clients answer with their next
+                // requests while the rest runs, instead of both sides taking turns idling.
+                if clockMark &- repliesFlushedAt >= Engine.midBatchFlushMicroseconds {
+                    repliesFlushedAt = clockMark
+                    flushReplies(reactor: r)
+                }
             }
             st.pointee.closeRecord()
         }
@@ -299,6 +309,12 @@ public final class Engine: @unchecked Sendable {
         }
         return took
     }
+
+    /// How long a batch runs before the replies staged so far go to the reactor: about a
+    /// loopback round trip through the reactor and a client. Measured at -P 16 ZADD (1M
+    /// requests, 50 clients): 100, 200 and 500 µs all gave 1.42x redis-server against 1.06x
+    /// without mid-batch flushes; 50 µs woke the reactor so often that CPU per request rose.
+    static let midBatchFlushMicroseconds = 200
 
     /// Moves staged replies into the reactor's ring and wakes it if it sleeps.
     func flushReplies(reactor r: Int) {
