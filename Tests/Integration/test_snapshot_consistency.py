@@ -380,3 +380,72 @@ def test_eof_form_streams_the_file_and_holds_the_stream_until_the_first_ack(serv
         assert rr.dbsize() == r.dbsize() - 1 and rr.get("written-during-sync") is None
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def _rss_kb(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s for pid %d" % (field, pid))
+
+
+def test_streamed_full_sync_does_not_hold_the_whole_file(servers):
+    """A full sync to replicas that take the EOF form drops what every replica has been
+    sent: the master's peak RSS grows by far less than the 96 MB file (incompressible
+    values; a file held whole grew it by more than that), and the replicas (a real redis-server and ours) still end with exactly the
+    master's data, writes made during the sync included."""
+    master = servers(OUR_CMD, "server")
+    r = redis.Redis(host="127.0.0.1", port=master.port, socket_timeout=30)
+    p = r.pipeline(transaction=False)
+    for i in range(24000):
+        p.set("big:%d" % i, os.urandom(4096))
+    p.execute()
+    # Peak RSS from here on (writing 5 to clear_refs resets VmHWM to the current RSS).
+    with open("/proc/%d/clear_refs" % master.pid, "w") as f:
+        f.write("5")
+    before = _rss_kb(master.pid, "VmRSS")
+    real = servers("redis-server --port {port} --save '' --appendonly no --replicaof 127.0.0.1 %d" % master.port, "redis")
+    ours = servers(OUR_CMD + " --replicaof 127.0.0.1 %d" % master.port, "replica")
+    # Writes while the snapshot is taken: in place, new keys, deletions.
+    for i in range(0, 24000, 37):
+        r.set("big:%d" % i, b"changed")
+        r.set("new:%d" % i, i)
+        r.delete("big:%d" % (i + 1))
+    for rep in (real, ours):
+        assert wait_until(lambda: info(rep.port, "replication").get("master_link_status") == "up", 60), rep.log_tail()
+    grew_mb = (_rss_kb(master.pid, "VmHWM") - before) / 1024
+    print("master peak RSS growth during the sync: %.1f MB" % grew_mb)
+    assert wait_until(lambda: in_sync(master, real) and in_sync(master, ours), 30)
+    expected = dataset_of(master.port)
+    for rep in (real, ours):
+        assert_same(expected, dataset_of(rep.port), "replica on port %d" % rep.port)
+    assert grew_mb < 48, "master peak RSS grew by %.1f MB during a 96 MB full sync:\n%s" % (grew_mb, master.log_tail())
+
+
+def test_replica_that_stops_reading_its_file_is_dropped_after_repl_timeout(servers):
+    """A replica that takes the EOF form and then reads nothing holds the snapshot job;
+    after repl-timeout it is disconnected with Redis's log line, the master serves
+    meanwhile, and the next replica gets a complete file."""
+    import socket
+    master = servers(OUR_CMD, "server")
+    r = redis.Redis(host="127.0.0.1", port=master.port, socket_timeout=10)
+    r.config_set("repl-timeout", 2)
+    p = r.pipeline(transaction=False)
+    for i in range(8000):
+        p.set("big:%d" % i, os.urandom(4096))
+    p.execute()
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)   # fills fast
+    s.connect(("127.0.0.1", master.port))
+    s.sendall(b"*5\r\n$8\r\nREPLCONF\r\n$4\r\ncapa\r\n$3\r\neof\r\n$4\r\ncapa\r\n$6\r\npsync2\r\n")
+    s.sendall(b"*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n")
+    try:
+        assert wait_until(lambda: "Disconnecting timedout replica (full sync)" in master.log_tail(200), 20), master.log_tail()
+        assert r.set("during", "1") and r.get("during") == b"1"
+        real = start_real_replica(servers, master.port)
+        assert wait_until(lambda: in_sync(master, real), 30)
+        assert r.dbsize() == redis.Redis(host="127.0.0.1", port=real.port).dbsize() == 8001
+    finally:
+        s.close()
+    master.assert_alive()

@@ -94,9 +94,6 @@ struct RDBWriter {
         }
     }
 
-    /// EOF and the checksum (0 when `checksum` is off, which loaders take as "not computed").
-    /// Ends the file like `finish`, for a writer whose first `checksummed` bytes have been
-    /// checksummed into `crc` along the way (an incremental snapshot spreads that work).
     /// Hands over the bytes written so far and starts an empty buffer of the same capacity.
     mutating func takeBytes() -> [UInt8] {
         var fresh: [UInt8] = []
@@ -105,6 +102,18 @@ struct RDBWriter {
         return fresh
     }
 
+    /// Forgets the first `count` bytes written so far. The rest moves to a buffer sized for
+    /// it, so the memory the dropped bytes used goes back to the system.
+    mutating func dropPrefix(_ count: Int) {
+        let rest = bytes.count - count
+        var fresh: [UInt8] = []
+        fresh.reserveCapacity(Swift.max(2 * rest, 1 << 20))
+        bytes.withUnsafeBytes { fresh.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[count...])) }
+        bytes = fresh
+    }
+
+    /// Ends the file like `finish`, for a writer whose first `checksummed` bytes have been
+    /// checksummed into `crc` along the way (an incremental snapshot spreads that work).
     mutating func finish(checksum: Bool, crc: UInt64, checksummed: Int) -> [UInt8] {
         bytes.append(RDBOpcode.eof)
         let total = checksum ? bytes.withUnsafeBytes { CRC64.update(crc, UnsafeRawBufferPointer(rebasing: $0[checksummed...])) } : 0

@@ -74,17 +74,30 @@ final class SnapshotJob {
 
     /// Bytes of the file so far.
     var bytesWritten: Int { spilledBytes + writer.bytes.count }
-    /// Bytes of the file already handed to the disk writer and no longer held here.
+    /// Bytes of the file no longer held here: handed to the disk writer, or sent to every
+    /// replica streaming the file. The held bytes are the file from this offset on.
     private(set) var spilledBytes = 0
     /// Bytes held here, not yet handed over.
     var heldBytes: Int { writer.bytes.count }
     /// A replica can join only while the whole file so far is still here to send.
     var joinable: Bool { spilledBytes == 0 }
 
-    /// Lends bytes `range` of the file so far (a replica is sent them while the job runs).
+    /// Lends bytes `range` (file offsets) of the file so far, which must still be held (a
+    /// replica is sent them while the job runs).
     func withBytes<R>(_ range: Range<Int>, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        precondition(spilledBytes == 0, "a streamed snapshot's bytes are read before any is spilled")
-        return writer.bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[range])) }
+        precondition(range.lowerBound >= spilledBytes, "a streamed snapshot's bytes are read before they are dropped")
+        let held = (range.lowerBound - spilledBytes)..<(range.upperBound - spilledBytes)
+        return writer.bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[held])) }
+    }
+
+    /// Forgets the file's bytes before file offset `end`, which every consumer has had
+    /// (checksummed already: `advance` ends with that).
+    func dropHeldBytes(before end: Int) {
+        let count = end - spilledBytes
+        precondition(count >= 0 && count <= writer.bytes.count && (checksummed == writer.bytes.count || !checksum))
+        writer.dropPrefix(count)
+        spilledBytes = end
+        checksummed -= count
     }
 
     /// Hands over the bytes made so far (all checksummed: `advance` ends with that) and
@@ -195,6 +208,9 @@ extension RDBWriter {
 let snapshotSpillBytes = 4 << 20
 /// Bytes handed to the writing thread and not yet written above which the walk waits.
 let snapshotDiskBacklogLimit = 64 << 20
+/// Bytes of a streamed full sync made and not yet sent to its slowest replica above which
+/// the walk waits.
+let snapshotStreamBacklogLimit = 16 << 20
 
 extension Engine {
     /// Starts taking a snapshot of the dataset as of now; the run loop advances it between
@@ -252,6 +268,13 @@ extension Engine {
             if !hasWork() { usleep(200) }
             return
         }
+        let streamedUpTo = bg == nil ? replicationStreamedSnapshotBytes(job) : nil
+        if let sent = streamedUpTo, job.bytesWritten - sent >= snapshotStreamBacklogLimit {
+            // The slowest replica is far behind: hold the walk rather than more of the file
+            // (Redis's diskless transfer waits on its slowest replica the same way).
+            if !hasWork() { usleep(200) }
+            return
+        }
         let start = monotonicMicroseconds()
         let complete = job.advance {
             let elapsed = monotonicMicroseconds() - start
@@ -261,6 +284,9 @@ extension Engine {
             finishSnapshotJob(job)
         } else if let bg, job.replicas.isEmpty, !job.discarding, job.heldBytes >= snapshotSpillBytes {
             bg.enqueue(job.takeHeldBytes(), last: false)
+        } else if let sent = streamedUpTo, sent - job.spilledBytes >= snapshotSpillBytes {
+            // Every replica has been sent this much: the file need not be held whole.
+            job.dropHeldBytes(before: sent)
         }
     }
 

@@ -166,6 +166,7 @@ extension Engine {
         link.state = .waitingSnapshot
         link.snapshotToSend = rdb
         link.snapshotSent = 0
+        link.snapshotBase = 0
         replication.sendingSnapshots.append(c)
     }
 
@@ -177,6 +178,7 @@ extension Engine {
         link.eofMark = mark
         link.streamingJob = job
         link.snapshotSent = 0
+        link.snapshotBase = 0
         replication.sendingSnapshots.append(c)
         logger.notice("Streaming the snapshot to replica \(replicaName(c)) as it is made (EOF form)")
     }
@@ -197,7 +199,16 @@ extension Engine {
             }
             // The finished file, or as much as the running job has made.
             let available = link.snapshotToSend?.count ?? link.streamingJob!.bytesWritten
-            var budget = snapshotPieceBytes * 4
+            // A replica that does not read as fast as the file comes is fed when its
+            // connection drains (the reactor's outputDrained record wakes us), so the file
+            // waits here, not in the reactor's output buffer.
+            let congested = channels[c.reactor].outputCongested[c.slot].load(ordering: .relaxed)
+            if congested && link.snapshotSent < available {
+                if link.snapshotStalledSince == 0 { link.snapshotStalledSince = now }
+            } else {
+                link.snapshotStalledSince = 0
+            }
+            var budget = congested ? 0 : snapshotPieceBytes * 4
             while link.snapshotSent < available && budget > 0
                 && staging[c.reactor].pendingBytes < snapshotPieceBytes {
                 let range = link.snapshotSent..<min(available, link.snapshotSent + snapshotPieceBytes)
@@ -224,13 +235,26 @@ extension Engine {
                 withReplies(to: c) { replyRaw(mark) }
                 link.eofMark = nil
                 link.onlineOnAck = true
-                link.snapshotBytes = rdb.count
+                link.snapshotBytes = link.snapshotBase + rdb.count
                 logger.notice("Streamed transfer with replica \(replicaName(c)) succeeded (socket). Waiting for REPLCONF ACK from replica to enable streaming")
                 continue
             }
-            streamAfterSnapshot(c, link, fileBytes: rdb.count)
+            streamAfterSnapshot(c, link, fileBytes: link.snapshotBase + rdb.count)
         }
         return moved
+    }
+
+    /// How much of `job`'s file every replica waiting for it has been sent, when they all
+    /// receive it as it is made (EOF form); nil when one needs the whole file at the end
+    /// or none waits. The job need not hold the bytes before that.
+    func replicationStreamedSnapshotBytes(_ job: SnapshotJob) -> Int? {
+        if job.discarding { return nil }
+        var low = Int.max
+        for c in job.replicas where !c.closing {
+            guard let link = c.replicaLink, link.streamingJob === job else { return nil }
+            low = min(low, link.snapshotSent)
+        }
+        return low == Int.max ? nil : low
     }
 
     /// The replica has its file (sent whole, or in the EOF form and acknowledged): the
@@ -256,11 +280,20 @@ extension Engine {
             if link.streamingJob === job {
                 link.streamingJob = nil
                 link.snapshotToSend = bytes   // the rest, then the mark
-            } else {
+                link.snapshotBase = job.spilledBytes
+                link.snapshotSent -= job.spilledBytes
+            } else if job.spilledBytes == 0 {
                 sendSnapshot(bytes, to: c, link)
+            } else {
+                // Not reached: the job keeps its whole file while such a replica waits.
+                link.state = .waitingNextSnapshot
+                r.waitingNextSnapshot.append(c)
             }
         }
-        r.snapshot = (bytes, job.dirtyAtStart, job.replicationOffset, job.replicationID)
+        // A file whose start was dropped along the way cannot be sent again.
+        if job.spilledBytes == 0 {
+            r.snapshot = (bytes, job.dirtyAtStart, job.replicationOffset, job.replicationID)
+        }
     }
 
     /// Replicas that could not join the last snapshot job get a new one, once none runs.
@@ -415,9 +448,16 @@ extension Engine {
         replicationBatchEnd()
     }
 
-    /// Replicas silent for longer than repl-timeout are dropped (SYNC-only ones never ACK).
+    /// Replicas silent for longer than repl-timeout are dropped (SYNC-only ones never ACK),
+    /// and so are replicas that took none of their file for that long.
     private func disconnectTimedOutReplicas() {
         let limit = Int64(config.replTimeout) * 1000
+        for c in replication.sendingSnapshots where !c.closing {
+            guard let link = c.replicaLink, link.snapshotStalledSince > 0, now - link.snapshotStalledSince > limit else { continue }
+            logger.warning("Disconnecting timedout replica (full sync): \(replicaName(c))")
+            c.closing = true
+            staging[c.reactor].control(kind: ReplyRecord.closeNow, token: c.token)
+        }
         for c in replication.replicas where !c.closing {
             guard let link = c.replicaLink, link.state == .online, !link.prePSYNC else { continue }
             if now - link.ackTime > limit {

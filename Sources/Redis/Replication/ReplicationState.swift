@@ -118,9 +118,14 @@ final class ReplicaLink {
     /// While waiting for its snapshot: the stream since the snapshot's offset, sent right
     /// after the file.
     @exclusivity(unchecked) var pendingStream: [UInt8] = []
-    /// The file being sent to it, and how much of it is staged already.
+    /// The file being sent to it, and how much of it is staged already. After a streamed
+    /// transfer whose start the job no longer holds, `snapshotToSend` is the file's end
+    /// from offset `snapshotBase` on.
     var snapshotToSend: [UInt8]?
     var snapshotSent = 0
+    var snapshotBase = 0
+    /// Unix ms since its connection has been too congested to take more of the file, or 0.
+    var snapshotStalledSince: Int64 = 0
     /// A replica that announced `capa eof` gets the file as the snapshot job makes it:
     /// "$EOF:<mark>", the bytes, the mark (Redis's diskless form). The job it follows.
     var streamingJob: SnapshotJob?
