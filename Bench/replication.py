@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Replication cost, side by side with redis-server (each server replicating to its own kind):
 
-- master throughput of `redis-benchmark -t set,incr -P 16` with 0, 1 and 2 replicas;
+- master throughput of `redis-benchmark -t set,incr -P 16` with 0, 1 and 2 replicas, and
+  the master's own CPU per request (all threads);
 - replication lag under that load: the largest byte gap between the master's offset and a
   replica's acknowledged one (sampled every 50 ms), and how long after the load the
   replicas reach the master's offset;
@@ -89,6 +90,13 @@ def replica_offsets(master):
     return [int(re.search(r"offset=(\d+)", v).group(1)) for k, v in info.items() if re.match(r"slave\d+$", k)]
 
 
+def cpu_seconds(pid):
+    """User+system CPU of a process, all its threads."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def throughput_with_replicas(template, n):
     master = Proc(template)
     replicas = [Proc(template, " --replicaof 127.0.0.1 %d" % master.port) for _ in range(n)]
@@ -107,7 +115,9 @@ def throughput_with_replicas(template, n):
                 time.sleep(0.05)
         t = threading.Thread(target=sample)
         t.start()
+        cpu0 = cpu_seconds(master.proc.pid)
         out = bench(master.port, "-t", "set,incr", "-P", "16", "-c", "50", "-n", "1000000", "-q", "-r", "100000")
+        cpu_us = (cpu_seconds(master.proc.pid) - cpu0) * 1e6 / 2000000
         end = time.time()
         done.set()
         t.join()
@@ -116,7 +126,7 @@ def throughput_with_replicas(template, n):
             top = master.info()["master_repl_offset"]
             wait(lambda: all(r.info().get("slave_repl_offset") == top for r in replicas), 30)
             catch_up = (time.time() - end) * 1000
-        return rps(out, "SET"), rps(out, "INCR"), max_gap[0], catch_up
+        return rps(out, "SET"), rps(out, "INCR"), max_gap[0], catch_up, cpu_us
     finally:
         for p in replicas + [master]:
             p.stop()
@@ -202,11 +212,13 @@ def main():
     a = ap.parse_args()
     kinds = [("redis-server", a.reference), ("swift-redis", a.server)]
     print("## master throughput, redis-benchmark -t set,incr -P 16 -c 50 -n 1000000 -r 100000")
-    print("%-13s %8s %10s %10s %14s %12s" % ("server", "replicas", "SET rps", "INCR rps", "max lag bytes", "catch-up ms"))
+    print("(master us/req: the master's own CPU, all threads, per SET or INCR: what replication costs it,")
+    print(" apart from the CPU the replicas take from cores they share with it here)")
+    print("%-13s %8s %10s %10s %14s %12s %14s" % ("server", "replicas", "SET rps", "INCR rps", "max lag bytes", "catch-up ms", "master us/req"))
     for n in (0, 1, 2) if not a.sync_only else ():
         for name, template in kinds if not a.server_only else [kinds[1]]:
-            s, i, gap, catch = throughput_with_replicas(template, n)
-            print("%-13s %8d %10.0f %10.0f %14d %12.0f" % (name, n, s, i, gap, catch), flush=True)
+            s, i, gap, catch, cpu = throughput_with_replicas(template, n)
+            print("%-13s %8d %10.0f %10.0f %14d %12.0f %14.2f" % (name, n, s, i, gap, catch, cpu), flush=True)
     print("## full sync of %d keys; GET latency on the master (ms, 20 clients) idle and during the sync" % a.keys)
     print("(redis-benchmark GET -c 20 over the sync and beyond; then one probe client's round trips")
     print(" idle for 1 s, and exactly from the replica's start until its link is up)")
