@@ -148,8 +148,7 @@ public final class Engine: @unchecked Sendable {
                 cron()
                 nextCron = mono + Int64(1000 / max(1, config.hz))
             }
-            if let job = snapshotJob {
-                advanceSnapshotJob(job)
+            if let job = snapshotJob, advanceSnapshotJob(job) {
                 continue   // busy with the snapshot: no sleep until it is done
             }
             if worked { continue }

@@ -256,7 +256,9 @@ extension Engine {
 
     /// One turn of snapshot work from the run loop: up to 2 ms, or less once 100 us have
     /// passed and requests are waiting, so a snapshot adds little to any client's latency.
-    func advanceSnapshotJob(_ job: SnapshotJob) {
+    /// Returns false while the walk waits for its slowest replica: the loop may sleep, as
+    /// the replica's connection draining (outputDrained, reply-ring space) wakes it.
+    func advanceSnapshotJob(_ job: SnapshotJob) -> Bool {
         job.replicas.removeAll { $0.closing }
         if !job.discarding && job.replicas.isEmpty && !job.savesToDisk {
             job.discarding = true   // nobody wants it any more: finish the walk cheaply
@@ -266,14 +268,13 @@ extension Engine {
         if let bg, bg.queuedBytes >= snapshotDiskBacklogLimit {
             // The disk is far behind: let it catch up rather than hold more of the file.
             if !hasWork() { usleep(200) }
-            return
+            return true
         }
         let streamedUpTo = bg == nil ? replicationStreamedSnapshotBytes(job) : nil
         if let sent = streamedUpTo, job.bytesWritten - sent >= snapshotStreamBacklogLimit {
             // The slowest replica is far behind: hold the walk rather than more of the file
             // (Redis's diskless transfer waits on its slowest replica the same way).
-            if !hasWork() { usleep(200) }
-            return
+            return false
         }
         let start = monotonicMicroseconds()
         let complete = job.advance {
@@ -284,10 +285,14 @@ extension Engine {
             finishSnapshotJob(job)
         } else if let bg, job.replicas.isEmpty, !job.discarding, job.heldBytes >= snapshotSpillBytes {
             bg.enqueue(job.takeHeldBytes(), last: false)
-        } else if let sent = streamedUpTo, sent - job.spilledBytes >= snapshotSpillBytes {
-            // Every replica has been sent this much: the file need not be held whole.
+        } else if let sent = streamedUpTo,
+                  sent - job.spilledBytes >= max(snapshotSpillBytes, job.bytesWritten - sent) {
+            // Every replica has been sent this much: the file need not be held whole. The
+            // bytes kept are copied, so drop only once they are no more than those dropped:
+            // all the copying adds up to at most the file's size.
             job.dropHeldBytes(before: sent)
         }
+        return true
     }
 
     /// The walk is over: the file goes to the replicas and/or the disk that wait for it.
